@@ -1,0 +1,143 @@
+//! The configuration file's shape. Every key has a safe default, so an empty file (or none) works;
+//! unknown keys are an error so a typo never silently falls back to a default.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The name this server uses in greetings, `Received` headers and its certificate.
+    pub hostname: String,
+    pub smtp: SmtpConfig,
+    pub submission: ListenerConfig,
+    pub imap: ListenerConfig,
+    pub http: ListenerConfig,
+    pub tls: TlsConfig,
+    pub retention: RetentionConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hostname: "localhost".into(),
+            smtp: SmtpConfig::default(),
+            submission: ListenerConfig::on("0.0.0.0:5587"),
+            imap: ListenerConfig::on("0.0.0.0:1143"),
+            http: ListenerConfig::on("127.0.0.1:8080"),
+            tls: TlsConfig::default(),
+            retention: RetentionConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The inbound (MX) SMTP listener and the limits it enforces on every peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub listen: String,
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message_size: u64,
+    /// Recipients per transaction; more get `452 4.5.3`.
+    pub max_recipients: usize,
+    /// Simultaneous connections in total.
+    pub max_connections: usize,
+    /// Simultaneous connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Seconds a peer may stay silent before it is disconnected.
+    pub idle_timeout_secs: u64,
+    /// Longest command line in bytes, CRLF included (RFC 5321 requires at least 512).
+    pub max_command_line: usize,
+    /// Longest line inside DATA, in bytes. RFC 5322 says 998, real mail is often longer.
+    pub max_data_line: usize,
+    /// Protocol errors tolerated before the peer is disconnected with `421`.
+    pub max_errors: u32,
+    /// Seconds in-flight transactions get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: "0.0.0.0:2525".into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+            idle_timeout_secs: 300,
+            max_command_line: 2048,
+            max_data_line: 64 * 1024,
+            max_errors: 10,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// A listener that later issues fill in (submission, IMAP, HTTP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub listen: String,
+}
+
+impl ListenerConfig {
+    fn on(addr: &str) -> Self {
+        ListenerConfig {
+            listen: addr.into(),
+        }
+    }
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig::on("127.0.0.1:0")
+    }
+}
+
+/// Certificate for STARTTLS/TLS. Without paths, a self-signed certificate for `hostname` is created
+/// under the data directory on first run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a deleted message stays recoverable before the purge job removes it.
+    pub deleted_days: u32,
+    /// How often `serve` runs the purge job, in seconds.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            deleted_days: 7,
+            purge_interval_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `rampart_smtp=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}

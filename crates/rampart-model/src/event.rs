@@ -1,0 +1,79 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// What happened. Every admin action and every security decision becomes an [`Event`]; the audit
+/// chain of a later issue hashes these in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    DomainAdded,
+    DomainRemoved,
+    AccountCreated,
+    AccountDisabled,
+    AccountEnabled,
+    AliasAdded,
+    AliasRemoved,
+    MessageDelivered,
+    MessageDeleted,
+    MessageRestored,
+    MessagePurged,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::DomainAdded => "domain_added",
+            EventKind::DomainRemoved => "domain_removed",
+            EventKind::AccountCreated => "account_created",
+            EventKind::AccountDisabled => "account_disabled",
+            EventKind::AccountEnabled => "account_enabled",
+            EventKind::AliasAdded => "alias_added",
+            EventKind::AliasRemoved => "alias_removed",
+            EventKind::MessageDelivered => "message_delivered",
+            EventKind::MessageDeleted => "message_deleted",
+            EventKind::MessageRestored => "message_restored",
+            EventKind::MessagePurged => "message_purged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        use EventKind::*;
+        [
+            DomainAdded,
+            DomainRemoved,
+            AccountCreated,
+            AccountDisabled,
+            AccountEnabled,
+            AliasAdded,
+            AliasRemoved,
+            MessageDelivered,
+            MessageDeleted,
+            MessageRestored,
+            MessagePurged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: Timestamp,
+    pub kind: EventKind,
+    /// Who did it: `cli`, `smtp`, `purge-job`, or an account address.
+    pub actor: String,
+    /// The account it concerns, if any.
+    pub subject: Option<String>,
+    pub detail: BTreeMap<String, String>,
+}

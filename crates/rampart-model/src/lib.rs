@@ -1,0 +1,28 @@
+//! Plain domain types shared by every Rampart crate.
+//!
+//! Nothing here does I/O or knows a protocol: these are the nouns of the system (addresses, accounts,
+//! folders, stored messages, events, configuration) and the [`Clock`] that every time-dependent engine
+//! takes, so tests can drive time.
+//!
+//! ```
+//! use rampart_model::{EmailAddress, Folder};
+//! let rcpt: EmailAddress = "Alice@Example.COM".parse().unwrap();
+//! assert_eq!(rcpt.to_string(), "alice@example.com");
+//! assert_eq!(rcpt.domain(), "example.com");
+//! assert_eq!("inbox".parse::<Folder>().unwrap(), Folder::Inbox);
+//! ```
+
+mod address;
+mod clock;
+pub mod config;
+mod event;
+mod mailbox;
+
+pub use address::{AddressError, EmailAddress};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use config::Config;
+pub use event::{Event, EventKind};
+pub use mailbox::{
+    Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
+    UnknownFolder,
+};

@@ -1,0 +1,38 @@
+//! Rampart's SMTP server. Today: the MX (inbound) listener; submission and outbound delivery come
+//! with later issues on the same session machinery.
+//!
+//! * [`command`]: the command-line parser; pure, total (never panics), fuzzed.
+//! * [`session`]: the RFC 5321 state machine for one connection, with PIPELINING, SIZE, 8BITMIME,
+//!   SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS and CHUNKING; rejects bare LF (SMTP smuggling).
+//! * [`server`]: listener, connection limits (total and per IP), graceful drain on shutdown.
+//!
+//! **Architecture invariant:** a `250` after DATA/BDAT is sent only after
+//! [`rampart_store::Mailstore::deliver`] returned, i.e. the message is on stable storage.
+//!
+//! ```no_run
+//! # async fn demo(store: rampart_store::Mailstore) -> std::io::Result<()> {
+//! use rampart_smtp::{SessionContext, SmtpServer};
+//! let (stop, shutdown) = tokio::sync::watch::channel(false);
+//! let ctx = SessionContext {
+//!     hostname: "mx.example.com".into(),
+//!     limits: Default::default(),
+//!     store,
+//!     tls: None,
+//!     shutdown: shutdown.clone(),
+//! };
+//! let server = SmtpServer::bind("127.0.0.1:2525", ctx).await?;
+//! tokio::spawn(server.run(shutdown));
+//! // ... later:
+//! stop.send(true).ok();
+//! # Ok(()) }
+//! ```
+
+pub mod command;
+mod io;
+mod message;
+pub mod server;
+pub mod session;
+
+pub use message::{received_header, summarize, TlsInfo};
+pub use server::SmtpServer;
+pub use session::SessionContext;

@@ -1,0 +1,154 @@
+//! What the SMTP layer adds to and reads from a message: the `Received` trace header and the
+//! summary fields shown in listings.
+
+use std::net::IpAddr;
+
+use mail_parser::{Address, HeaderValue, MessageParser};
+use rampart_model::EmailAddress;
+use rampart_store::MessageSummary;
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
+
+/// The negotiated TLS parameters, for the `Received` header.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher: String,
+}
+
+/// Builds the RFC 5321 §4.4 trace header, with RFC 3848 `with` keywords.
+#[allow(clippy::too_many_arguments)]
+pub fn received_header(
+    helo: &str,
+    peer: IpAddr,
+    hostname: &str,
+    esmtp: bool,
+    smtputf8: bool,
+    tls: Option<&TlsInfo>,
+    queue_id: &str,
+    single_rcpt: Option<&EmailAddress>,
+    now: OffsetDateTime,
+) -> String {
+    let protocol = match (smtputf8, esmtp, tls.is_some()) {
+        (true, _, true) => "UTF8SMTPS",
+        (true, _, false) => "UTF8SMTP",
+        (false, true, true) => "ESMTPS",
+        (false, true, false) => "ESMTP",
+        (false, false, _) => "SMTP",
+    };
+    // The EHLO name was validated by the parser (domain or address literal): safe in a header.
+    let mut h = format!("Received: from {helo} ([{peer}])\r\n\tby {hostname} (Rampart)");
+    if let Some(tls) = tls {
+        h.push_str(&format!(
+            " (using {} with cipher {})",
+            tls.version, tls.cipher
+        ));
+    }
+    h.push_str(&format!("\r\n\twith {protocol} id {queue_id}"));
+    if let Some(rcpt) = single_rcpt {
+        h.push_str(&format!("\r\n\tfor <{rcpt}>"));
+    }
+    let date = now
+        .format(&Rfc2822)
+        .unwrap_or_else(|_| "Thu, 01 Jan 1970 00:00:00 +0000".into());
+    h.push_str(&format!("; {date}\r\n"));
+    h
+}
+
+fn first_address(value: Option<&Address<'_>>) -> String {
+    let Some(addr) = value.and_then(|a| a.first()) else {
+        return String::new();
+    };
+    match (addr.name(), addr.address()) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        (None, Some(email)) => email.to_string(),
+        (Some(name), None) => name.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// Reads From, To, Subject and Date from the header block; garbage yields empty fields, never an
+/// error (a message is stored whatever its headers look like).
+pub fn summarize(raw: &[u8]) -> MessageSummary {
+    let Some(msg) = MessageParser::new().parse_headers(raw) else {
+        return MessageSummary::default();
+    };
+    let to = msg
+        .to()
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| a.address())
+                .take(10)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let date = match msg.header("Date") {
+        Some(HeaderValue::DateTime(d)) => d.to_rfc822(),
+        _ => String::new(),
+    };
+    MessageSummary {
+        from: clip(first_address(msg.from())),
+        to: clip(to),
+        subject: clip(msg.subject().unwrap_or_default().to_string()),
+        date,
+    }
+}
+
+/// Listing fields are for people; a hostile 1 MB Subject must not bloat the metadata store.
+fn clip(mut s: String) -> String {
+    const MAX: usize = 998;
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarizes_encoded_headers() {
+        let raw = b"From: =?UTF-8?B?5byg5LiJ?= <zhang@example.cn>\r\nTo: a@x.org, b@y.org\r\n\
+Subject: =?GB2312?B?xOO6ww==?=\r\nDate: Fri, 27 Nov 2026 10:00:00 +0800\r\n\r\nbody\r\n";
+        let s = summarize(raw);
+        assert_eq!(s.from, "张三 <zhang@example.cn>");
+        assert_eq!(s.to, "a@x.org, b@y.org");
+        assert_eq!(s.subject, "你好");
+        assert!(s.date.contains("27 Nov 2026"), "{}", s.date);
+    }
+
+    #[test]
+    fn garbage_headers_give_empty_summary() {
+        let s = summarize(b"\x00\xff\xfe not a header\r\n");
+        assert_eq!(s.subject, "");
+    }
+
+    #[test]
+    fn received_header_names_protocol_and_recipient() {
+        let rcpt: EmailAddress = "a@example.com".parse().unwrap();
+        let tls = TlsInfo {
+            version: "TLSv1_3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        };
+        let h = received_header(
+            "client.example",
+            "192.0.2.1".parse().unwrap(),
+            "mx.example.com",
+            true,
+            false,
+            Some(&tls),
+            "abc",
+            Some(&rcpt),
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert!(h.starts_with("Received: from client.example ([192.0.2.1])\r\n\tby mx.example.com"));
+        assert!(h.contains("with ESMTPS id abc"));
+        assert!(h.contains("for <a@example.com>; Thu, 01 Jan 1970 00:00:00 +0000\r\n"));
+    }
+}

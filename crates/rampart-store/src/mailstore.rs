@@ -1,0 +1,180 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rampart_model::{Clock, EmailAddress, Folder, MessageId, MessageMeta, Timestamp};
+
+use crate::{BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, SqliteMetaStore, StoreError};
+
+/// The mail store callers use: blobs and metadata together, the retention window, and the clock.
+#[derive(Clone)]
+pub struct Mailstore {
+    meta: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    deleted_days: u32,
+}
+
+/// What one purge run removed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PurgeReport {
+    /// Messages removed for good.
+    pub messages: usize,
+    /// Blob files deleted (messages can share one).
+    pub blobs: usize,
+    pub bytes: u64,
+    /// Everything deleted at or before this moment was eligible.
+    pub cutoff: Timestamp,
+}
+
+impl Mailstore {
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        clock: Arc<dyn Clock>,
+        deleted_days: u32,
+    ) -> Self {
+        Mailstore {
+            meta,
+            blobs,
+            clock,
+            deleted_days,
+        }
+    }
+
+    /// The embedded layout: `<dir>/meta.sqlite` and `<dir>/blobs/`.
+    pub fn open_embedded(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        deleted_days: u32,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let meta = SqliteMetaStore::open(&dir.join("meta.sqlite"))?;
+        let blobs = FsBlobStore::open(&dir.join("blobs"))?;
+        Ok(Mailstore::new(
+            Arc::new(meta),
+            Arc::new(blobs),
+            clock,
+            deleted_days,
+        ))
+    }
+
+    pub fn meta(&self) -> &dyn MetaStore {
+        &*self.meta
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn deleted_days(&self) -> u32 {
+        self.deleted_days
+    }
+
+    /// Stores one message for each recipient account. When this returns `Ok`, the blob and every
+    /// mailbox entry are on stable storage: only then may SMTP say `250`.
+    pub async fn deliver(
+        &self,
+        message: NewMessage,
+        recipients: &[EmailAddress],
+        folder: Folder,
+        actor: &str,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        if recipients.is_empty() {
+            return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+        }
+        let size = message.raw.len() as u64;
+        let blob = self.blobs.put(message.raw).await?;
+        let filing = Filing {
+            blob,
+            size,
+            summary: message.summary,
+            accounts: recipients.to_vec(),
+            folder,
+        };
+        self.meta
+            .insert_messages(&filing, self.clock.now(), actor)
+            .await
+    }
+
+    pub async fn list(
+        &self,
+        account: &EmailAddress,
+        folder: Option<Folder>,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        self.meta.list_messages(account, folder, false).await
+    }
+
+    /// Messages in the recovery window, each with the moment it stops being recoverable.
+    pub async fn deleted(&self, account: &EmailAddress) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut list = self.meta.list_messages(account, None, true).await?;
+        for msg in &mut list {
+            msg.recoverable_until = msg.deleted_at.map(|t| t.plus_days(self.deleted_days));
+        }
+        Ok(list)
+    }
+
+    /// The raw bytes of a message (deleted or not), exactly as stored.
+    pub async fn raw(&self, account: &EmailAddress, id: MessageId) -> Result<Bytes, StoreError> {
+        let msg = self
+            .meta
+            .message(account, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("message {id} of {account}")))?;
+        self.blobs.get(&msg.blob).await
+    }
+
+    pub async fn delete(
+        &self,
+        account: &EmailAddress,
+        id: MessageId,
+        actor: &str,
+    ) -> Result<MessageMeta, StoreError> {
+        let mut msg = self
+            .meta
+            .mark_deleted(account, id, self.clock.now(), actor)
+            .await?;
+        msg.recoverable_until = msg.deleted_at.map(|t| t.plus_days(self.deleted_days));
+        Ok(msg)
+    }
+
+    /// Puts a deleted message back into its original folder, byte-identical. Fails once the
+    /// retention window has passed, even if the purge job has not run yet.
+    pub async fn restore(
+        &self,
+        account: &EmailAddress,
+        id: MessageId,
+        actor: &str,
+    ) -> Result<MessageMeta, StoreError> {
+        let now = self.clock.now();
+        if let Some(msg) = self.meta.message(account, id).await? {
+            if let Some(deleted_at) = msg.deleted_at {
+                let until = deleted_at.plus_days(self.deleted_days);
+                if now > until {
+                    return Err(StoreError::Conflict(format!(
+                        "message {id} was deleted more than {} days ago and can no longer be restored",
+                        self.deleted_days
+                    )));
+                }
+            }
+        }
+        self.meta.restore(account, id, now, actor).await
+    }
+
+    /// Removes for good every message whose recovery window has ended, then the blobs no message
+    /// uses any more. Messages still inside the window are never touched.
+    pub async fn purge(&self, actor: &str) -> Result<PurgeReport, StoreError> {
+        let now = self.clock.now();
+        let cutoff = Timestamp(now.0 - i64::from(self.deleted_days) * Timestamp::DAY - 1);
+        let (purged, orphaned) = self.meta.purge_deleted(cutoff, now, actor).await?;
+        for blob in &orphaned {
+            self.blobs.delete(blob).await?;
+        }
+        Ok(PurgeReport {
+            messages: purged.len(),
+            blobs: orphaned.len(),
+            bytes: purged.iter().map(|m| m.size).sum(),
+            cutoff,
+        })
+    }
+}

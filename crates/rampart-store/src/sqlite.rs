@@ -1,0 +1,1020 @@
+//! The embedded metadata backend: one SQLite database in WAL mode.
+//!
+//! Writes go to a single writer thread that commits whatever has queued up as one transaction
+//! (group commit): each job runs inside its own savepoint so one failing job never takes its
+//! neighbours down, and every job's caller hears back only after the shared `COMMIT` (with
+//! `synchronous=FULL`) has reached the disk. Reads use a small pool of connections; WAL lets them
+//! run beside the writer, and beside other processes (the admin CLI) on the same file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_model::{
+    Account, AccountId, Alias, BlobId, Domain, EmailAddress, Event, EventKind, Flag, Folder,
+    MessageId, MessageMeta, NewAccount, Timestamp,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tokio::sync::oneshot;
+
+use crate::meta::{EventFilter, Filing, MetaStore, Recipient};
+use crate::StoreError;
+
+/// Jobs a write transaction may hold; bounds the latency one batch adds to the next.
+const MAX_BATCH: usize = 512;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE domains(
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE accounts(
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL UNIQUE,
+    domain TEXT NOT NULL REFERENCES domains(name),
+    name TEXT,
+    department TEXT,
+    level TEXT,
+    quota_bytes INTEGER,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE aliases(
+    address TEXT NOT NULL,
+    domain TEXT NOT NULL REFERENCES domains(name),
+    target_id INTEGER NOT NULL REFERENCES accounts(id),
+    PRIMARY KEY(address, target_id)
+);
+CREATE TABLE mailboxes(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uidnext INTEGER NOT NULL DEFAULT 1,
+    UNIQUE(account_id, name)
+);
+CREATE TABLE messages(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+    uid INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    from_addr TEXT NOT NULL,
+    to_addr TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    date TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    flags INTEGER NOT NULL DEFAULT 0,
+    deleted_at INTEGER
+);
+CREATE INDEX messages_by_account ON messages(account_id, deleted_at, id);
+CREATE INDEX messages_by_mailbox ON messages(mailbox_id, uid);
+CREATE INDEX messages_by_blob ON messages(blob);
+CREATE INDEX messages_deleted ON messages(deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE TABLE events(
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    subject TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_by_subject ON events(subject, id);
+"#];
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write job runs on the writer thread, given the connection (or why the transaction could not
+/// start), and returns whether it succeeded plus what to tell its caller once the commit is known.
+type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Completion) + Send>;
+
+/// [`MetaStore`] on a SQLite file.
+pub struct SqliteMetaStore {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteMetaStore {
+    /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer = open_connection(path)?;
+        migrate(&writer)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("rampart-meta-writer".into())
+            .spawn(move || run_writer(writer, rx))?;
+        Ok(SqliteMetaStore {
+            jobs: Mutex::new(tx),
+            readers: Arc::new(ReaderPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` inside the next group-committed write transaction.
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(StoreError::Backend(format!(
+                    "could not start a write transaction: {e}"
+                ))),
+            };
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit| {
+                let outcome = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                };
+                let _ = tx.send(outcome);
+            });
+            (ok, completion)
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
+            .send(job)
+            .map_err(|_| StoreError::Backend("metadata writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("metadata writer dropped a job".into()))?
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = match pool.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+                Some(conn) => conn,
+                None => open_connection(&pool.path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut idle) = pool.idle.lock() {
+                if idle.len() < 8 {
+                    idle.push(conn);
+                }
+            }
+            result
+        })
+        .await?
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {version} is newer than this build knows ({}); upgrade rampart",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
+
+fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Most likely another process held the write lock past the busy timeout.
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "metadata write transaction could not start");
+            for job in batch {
+                let (_, completion) = job(Err(&msg));
+                completion(Err(msg.clone()));
+            }
+            continue;
+        }
+        for job in batch {
+            let _ = conn.execute_batch("SAVEPOINT job");
+            let (ok, completion) = job(Ok(&conn));
+            let _ = if ok {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            completions.push(completion);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for completion in completions {
+            completion(committed.clone());
+        }
+    }
+}
+
+fn row_to_account(r: &Row<'_>) -> rusqlite::Result<Account> {
+    let address: String = r.get("address")?;
+    Ok(Account {
+        id: AccountId(r.get("id")?),
+        address: address.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        name: r.get("name")?,
+        department: r.get("department")?,
+        level: r.get("level")?,
+        quota_bytes: r.get::<_, Option<i64>>("quota_bytes")?.map(|q| q as u64),
+        used_bytes: r.get::<_, i64>("used_bytes")?.max(0) as u64,
+        disabled: r.get::<_, i64>("disabled")? != 0,
+        has_password: r.get::<_, Option<String>>("password_hash")?.is_some(),
+        created_at: Timestamp(r.get("created_at")?),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, address, name, department, level, quota_bytes, used_bytes, \
+                               password_hash, disabled, created_at";
+
+fn account_by_address(conn: &Connection, address: &str) -> Result<Option<Account>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE address = ?1"),
+            [address],
+            row_to_account,
+        )
+        .optional()?)
+}
+
+fn require_account(conn: &Connection, address: &EmailAddress) -> Result<Account, StoreError> {
+    account_by_address(conn, address.as_str())?
+        .ok_or_else(|| StoreError::NotFound(format!("account {address}")))
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, a.address, b.name AS folder, m.uid, m.blob, m.size, \
+     m.from_addr, m.to_addr, m.subject, m.date, m.received_at, m.flags, m.deleted_at";
+const MESSAGE_FROM: &str =
+    "messages m JOIN accounts a ON a.id = m.account_id JOIN mailboxes b ON b.id = m.mailbox_id";
+
+fn row_to_message(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let address: String = r.get(1)?;
+    let folder: String = r.get(2)?;
+    Ok(MessageMeta {
+        id: MessageId(r.get(0)?),
+        account: address.parse().map_err(|e| bad(1, format!("{e}")))?,
+        folder: folder.parse().map_err(|e| bad(2, format!("{e}")))?,
+        uid: r.get::<_, i64>(3)? as u32,
+        blob: BlobId(r.get(4)?),
+        size: r.get::<_, i64>(5)? as u64,
+        from: r.get(6)?,
+        to: r.get(7)?,
+        subject: r.get(8)?,
+        date: r.get(9)?,
+        received_at: Timestamp(r.get(10)?),
+        flags: Flag::from_bits(r.get::<_, i64>(11)? as u32),
+        deleted_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        recoverable_until: None,
+    })
+}
+
+fn message_by_id(
+    conn: &Connection,
+    account: &EmailAddress,
+    id: MessageId,
+) -> Result<Option<MessageMeta>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1 AND a.address = ?2"
+            ),
+            params![id.0, account.as_str()],
+            row_to_message,
+        )
+        .optional()?)
+}
+
+fn insert_event(
+    conn: &Connection,
+    kind: EventKind,
+    at: Timestamp,
+    actor: &str,
+    subject: Option<&str>,
+    detail: BTreeMap<String, String>,
+) -> Result<Event, StoreError> {
+    let json = serde_json::to_string(&detail).map_err(|e| StoreError::Backend(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO events(at, kind, actor, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![at.0, kind.as_str(), actor, subject, json])?;
+    Ok(Event {
+        id: conn.last_insert_rowid(),
+        at,
+        kind,
+        actor: actor.to_string(),
+        subject: subject.map(str::to_string),
+        detail,
+    })
+}
+
+fn detail<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Allocates the next UID in a mailbox.
+fn next_uid(conn: &Connection, mailbox_id: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ?1 RETURNING uidnext - 1",
+        )?
+        .query_row([mailbox_id], |r| r.get(0))?)
+}
+
+fn mailbox_id(conn: &Connection, account_id: i64, folder: Folder) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2")?
+        .query_row(params![account_id, folder.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of account {account_id}")))
+}
+
+#[async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn add_domain(
+        &self,
+        name: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Domain, StoreError> {
+        let name = Domain::normalize(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO domains(name, created_at) VALUES (?1, ?2)",
+                params![name, at.0],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "domain {name} already exists"
+                )));
+            }
+            insert_event(
+                conn,
+                EventKind::DomainAdded,
+                at,
+                &actor,
+                None,
+                detail([("domain", name.clone())]),
+            )?;
+            Ok(Domain {
+                name,
+                created_at: at,
+            })
+        })
+        .await
+    }
+
+    async fn remove_domain(
+        &self,
+        name: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let name = Domain::normalize(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let accounts: i64 =
+                conn.query_row("SELECT count(*) FROM accounts WHERE domain = ?1", [&name], |r| r.get(0))?;
+            let aliases: i64 =
+                conn.query_row("SELECT count(*) FROM aliases WHERE domain = ?1", [&name], |r| r.get(0))?;
+            if accounts + aliases > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "domain {name} still has {accounts} account(s) and {aliases} alias target(s); remove them first"
+                )));
+            }
+            if conn.execute("DELETE FROM domains WHERE name = ?1", [&name])? == 0 {
+                return Err(StoreError::NotFound(format!("domain {name}")));
+            }
+            insert_event(conn, EventKind::DomainRemoved, at, &actor, None, detail([("domain", name)]))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT name, created_at FROM domains ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Domain {
+                    name: r.get(0)?,
+                    created_at: Timestamp(r.get(1)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn create_account(
+        &self,
+        new: NewAccount,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Account, StoreError> {
+        let address = new
+            .address
+            .clone()
+            .ok_or_else(|| StoreError::Invalid("an account needs an address".into()))?;
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let domain = address.domain().to_string();
+            let known: Option<String> = conn
+                .query_row("SELECT name FROM domains WHERE name = ?1", [&domain], |r| r.get(0))
+                .optional()?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "domain {domain} (add it first with `rampart domain add {domain}`)"
+                )));
+            }
+            let alias: Option<String> = conn
+                .query_row("SELECT address FROM aliases WHERE address = ?1 LIMIT 1", [address.as_str()], |r| r.get(0))
+                .optional()?;
+            if alias.is_some() {
+                return Err(StoreError::Conflict(format!("{address} is already an alias")));
+            }
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO accounts(address, domain, name, department, level, quota_bytes, password_hash, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    address.as_str(),
+                    domain,
+                    new.name,
+                    new.department,
+                    new.level,
+                    new.quota_bytes.map(|q| q as i64),
+                    new.password_hash,
+                    at.0
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("account {address} already exists")));
+            }
+            let id = conn.last_insert_rowid();
+            for (i, folder) in Folder::ALL.iter().enumerate() {
+                // UIDVALIDITY must differ from any earlier mailbox of the same name: time-based.
+                conn.execute(
+                    "INSERT INTO mailboxes(account_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
+                    params![id, folder.as_str(), (at.0 & 0x7fff_ffff) + i as i64],
+                )?;
+            }
+            insert_event(
+                conn,
+                EventKind::AccountCreated,
+                at,
+                &actor,
+                Some(address.as_str()),
+                detail([
+                    ("department", new.department.clone().unwrap_or_default()),
+                    ("level", new.level.clone().unwrap_or_default()),
+                ]),
+            )?;
+            require_account(conn, &address)
+        })
+        .await
+    }
+
+    async fn account(&self, address: &EmailAddress) -> Result<Option<Account>, StoreError> {
+        let address = address.clone();
+        self.read(move |conn| account_by_address(conn, address.as_str()))
+            .await
+    }
+
+    async fn list_accounts(&self, domain: Option<&str>) -> Result<Vec<Account>, StoreError> {
+        let domain = domain.map(str::to_lowercase);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE ?1 IS NULL OR domain = ?1 ORDER BY address"
+            ))?;
+            let rows = stmt.query_map([domain], row_to_account)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_disabled(
+        &self,
+        address: &EmailAddress,
+        disabled: bool,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Account, StoreError> {
+        let (address, actor) = (address.clone(), actor.to_string());
+        self.write(move |conn| {
+            require_account(conn, &address)?;
+            conn.execute(
+                "UPDATE accounts SET disabled = ?1 WHERE address = ?2",
+                params![disabled as i64, address.as_str()],
+            )?;
+            let kind = if disabled {
+                EventKind::AccountDisabled
+            } else {
+                EventKind::AccountEnabled
+            };
+            insert_event(
+                conn,
+                kind,
+                at,
+                &actor,
+                Some(address.as_str()),
+                BTreeMap::new(),
+            )?;
+            require_account(conn, &address)
+        })
+        .await
+    }
+
+    async fn add_alias(
+        &self,
+        alias: &EmailAddress,
+        target: &EmailAddress,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Alias, StoreError> {
+        let (alias, target, actor) = (alias.clone(), target.clone(), actor.to_string());
+        self.write(move |conn| {
+            let domain = alias.domain().to_string();
+            let known: Option<String> = conn
+                .query_row("SELECT name FROM domains WHERE name = ?1", [&domain], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!("domain {domain}")));
+            }
+            if account_by_address(conn, alias.as_str())?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "{alias} is an account, not an alias"
+                )));
+            }
+            let target_account = require_account(conn, &target)?;
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO aliases(address, domain, target_id) VALUES (?1, ?2, ?3)",
+                params![alias.as_str(), domain, target_account.id.0],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{alias} already delivers to {target}"
+                )));
+            }
+            insert_event(
+                conn,
+                EventKind::AliasAdded,
+                at,
+                &actor,
+                Some(target.as_str()),
+                detail([("alias", alias.to_string())]),
+            )?;
+            let targets = alias_targets(conn, &alias)?;
+            Ok(Alias {
+                address: alias,
+                targets,
+            })
+        })
+        .await
+    }
+
+    async fn remove_alias(
+        &self,
+        alias: &EmailAddress,
+        target: Option<&EmailAddress>,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (alias, target, actor) = (alias.clone(), target.cloned(), actor.to_string());
+        self.write(move |conn| {
+            let removed = match &target {
+                Some(t) => conn.execute(
+                    "DELETE FROM aliases WHERE address = ?1 AND target_id = (SELECT id FROM accounts WHERE address = ?2)",
+                    params![alias.as_str(), t.as_str()],
+                )?,
+                None => conn.execute("DELETE FROM aliases WHERE address = ?1", [alias.as_str()])?,
+            };
+            if removed == 0 {
+                return Err(StoreError::NotFound(format!("alias {alias}")));
+            }
+            insert_event(
+                conn,
+                EventKind::AliasRemoved,
+                at,
+                &actor,
+                target.as_ref().map(|t| t.as_str()),
+                detail([("alias", alias.to_string())]),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_aliases(&self) -> Result<Vec<Alias>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT l.address, a.address FROM aliases l JOIN accounts a ON a.id = l.target_id \
+                 ORDER BY l.address, a.address",
+            )?;
+            let mut aliases: Vec<Alias> = Vec::new();
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (alias, target) = row?;
+                let alias: EmailAddress = alias
+                    .parse()
+                    .map_err(|e| StoreError::Backend(format!("{e}")))?;
+                let target: EmailAddress = target
+                    .parse()
+                    .map_err(|e| StoreError::Backend(format!("{e}")))?;
+                match aliases.last_mut() {
+                    Some(last) if last.address == alias => last.targets.push(target),
+                    _ => aliases.push(Alias {
+                        address: alias,
+                        targets: vec![target],
+                    }),
+                }
+            }
+            Ok(aliases)
+        })
+        .await
+    }
+
+    async fn resolve(&self, address: &EmailAddress) -> Result<Recipient, StoreError> {
+        let address = address.clone();
+        self.read(move |conn| {
+            let local: Option<String> = conn
+                .prepare_cached("SELECT name FROM domains WHERE name = ?1")?
+                .query_row([address.domain()], |r| r.get(0))
+                .optional()?;
+            if local.is_none() {
+                return Ok(Recipient::NotLocal);
+            }
+            let mut accounts = match account_by_address(conn, address.as_str())? {
+                Some(account) => vec![account],
+                None => {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN \
+                         (SELECT target_id FROM aliases WHERE address = ?1) ORDER BY address"
+                    ))?;
+                    let rows = stmt.query_map([address.as_str()], row_to_account)?;
+                    rows.collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            if accounts.is_empty() {
+                return Ok(Recipient::Unknown);
+            }
+            let before = accounts.len();
+            accounts.retain(|a| !a.disabled);
+            if accounts.is_empty() && before > 0 {
+                return Ok(Recipient::Disabled(address));
+            }
+            Ok(Recipient::Accounts(accounts))
+        })
+        .await
+    }
+
+    async fn insert_messages(
+        &self,
+        filing: &Filing,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let (filing, actor) = (filing.clone(), actor.to_string());
+        self.write(move |conn| {
+            let Filing {
+                blob,
+                size,
+                summary,
+                accounts,
+                folder,
+            } = filing;
+            let mut stored = Vec::with_capacity(accounts.len());
+            for address in &accounts {
+                let account = require_account(conn, address)?;
+                let mailbox = mailbox_id(conn, account.id.0, folder)?;
+                let uid = next_uid(conn, mailbox)?;
+                conn.prepare_cached(
+                    "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    account.id.0,
+                    mailbox,
+                    uid,
+                    blob.0,
+                    size as i64,
+                    summary.from,
+                    summary.to,
+                    summary.subject,
+                    summary.date,
+                    at.0
+                ])?;
+                let id = MessageId(conn.last_insert_rowid());
+                conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
+                    .execute(params![size as i64, account.id.0])?;
+                insert_event(
+                    conn,
+                    EventKind::MessageDelivered,
+                    at,
+                    &actor,
+                    Some(address.as_str()),
+                    detail([("id", id.to_string()), ("folder", folder.to_string()), ("blob", blob.0.clone())]),
+                )?;
+                stored.push(MessageMeta {
+                    id,
+                    account: address.clone(),
+                    folder,
+                    uid: uid as u32,
+                    blob: blob.clone(),
+                    size,
+                    from: summary.from.clone(),
+                    to: summary.to.clone(),
+                    subject: summary.subject.clone(),
+                    date: summary.date.clone(),
+                    received_at: at,
+                    flags: Vec::new(),
+                    deleted_at: None,
+                    recoverable_until: None,
+                });
+            }
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        account: &EmailAddress,
+        folder: Option<Folder>,
+        deleted: bool,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| {
+            require_account(conn, &account)?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE a.address = ?1 \
+                 AND (m.deleted_at IS NOT NULL) = ?2 AND (?3 IS NULL OR b.name = ?3) ORDER BY m.id"
+            ))?;
+            let rows = stmt.query_map(
+                params![account.as_str(), deleted, folder.map(|f| f.as_str())],
+                row_to_message,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn message(
+        &self,
+        account: &EmailAddress,
+        id: MessageId,
+    ) -> Result<Option<MessageMeta>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| message_by_id(conn, &account, id))
+            .await
+    }
+
+    async fn mark_deleted(
+        &self,
+        account: &EmailAddress,
+        id: MessageId,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<MessageMeta, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| {
+            let msg = message_by_id(conn, &account, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("message {id} of {account}")))?;
+            if msg.deleted_at.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "message {id} is already deleted"
+                )));
+            }
+            conn.execute(
+                "UPDATE messages SET deleted_at = ?1 WHERE id = ?2",
+                params![at.0, id.0],
+            )?;
+            conn.execute(
+                "UPDATE accounts SET used_bytes = max(used_bytes - ?1, 0) WHERE address = ?2",
+                params![msg.size as i64, account.as_str()],
+            )?;
+            insert_event(
+                conn,
+                EventKind::MessageDeleted,
+                at,
+                &actor,
+                Some(account.as_str()),
+                detail([
+                    ("id", id.to_string()),
+                    ("folder", msg.folder.to_string()),
+                    ("blob", msg.blob.0.clone()),
+                ]),
+            )?;
+            Ok(MessageMeta {
+                deleted_at: Some(at),
+                ..msg
+            })
+        })
+        .await
+    }
+
+    async fn restore(
+        &self,
+        account: &EmailAddress,
+        id: MessageId,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<MessageMeta, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| {
+            let msg = message_by_id(conn, &account, id)?.ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "message {id} of {account} (purged, or never existed)"
+                ))
+            })?;
+            if msg.deleted_at.is_none() {
+                return Err(StoreError::Conflict(format!("message {id} is not deleted")));
+            }
+            let mailbox: i64 = conn.query_row(
+                "SELECT mailbox_id FROM messages WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )?;
+            // Its old UID was expunged; IMAP clients must see it as a new arrival.
+            let uid = next_uid(conn, mailbox)?;
+            conn.execute(
+                "UPDATE messages SET deleted_at = NULL, uid = ?1 WHERE id = ?2",
+                params![uid, id.0],
+            )?;
+            conn.execute(
+                "UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE address = ?2",
+                params![msg.size as i64, account.as_str()],
+            )?;
+            insert_event(
+                conn,
+                EventKind::MessageRestored,
+                at,
+                &actor,
+                Some(account.as_str()),
+                detail([
+                    ("id", id.to_string()),
+                    ("folder", msg.folder.to_string()),
+                    ("blob", msg.blob.0.clone()),
+                ]),
+            )?;
+            Ok(MessageMeta {
+                deleted_at: None,
+                uid: uid as u32,
+                ..msg
+            })
+        })
+        .await
+    }
+
+    async fn purge_deleted(
+        &self,
+        cutoff: Timestamp,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(Vec<MessageMeta>, Vec<BlobId>), StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.deleted_at IS NOT NULL AND m.deleted_at <= ?1 ORDER BY m.id"
+            ))?;
+            let expired: Vec<MessageMeta> =
+                stmt.query_map([cutoff.0], row_to_message)?.collect::<Result<_, _>>()?;
+            let mut orphaned = Vec::new();
+            for msg in &expired {
+                conn.execute("DELETE FROM messages WHERE id = ?1", [msg.id.0])?;
+                insert_event(
+                    conn,
+                    EventKind::MessagePurged,
+                    at,
+                    &actor,
+                    Some(msg.account.as_str()),
+                    detail([
+                        ("id", msg.id.to_string()),
+                        ("deleted_at", msg.deleted_at.map(|t| t.0).unwrap_or_default().to_string()),
+                        ("blob", msg.blob.0.clone()),
+                    ]),
+                )?;
+            }
+            for msg in &expired {
+                let still_used: bool = conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)",
+                    [&msg.blob.0],
+                    |r| r.get(0),
+                )?;
+                if !still_used && !orphaned.contains(&msg.blob) {
+                    orphaned.push(msg.blob.clone());
+                }
+            }
+            Ok((expired, orphaned))
+        })
+        .await
+    }
+
+    async fn record_event(
+        &self,
+        kind: EventKind,
+        at: Timestamp,
+        actor: &str,
+        subject: Option<&str>,
+        detail: BTreeMap<String, String>,
+    ) -> Result<Event, StoreError> {
+        let (actor, subject) = (actor.to_string(), subject.map(str::to_string));
+        self.write(move |conn| insert_event(conn, kind, at, &actor, subject.as_deref(), detail))
+            .await
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, at, kind, actor, subject, detail FROM events \
+                 WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR subject = ?2) ORDER BY id DESC LIMIT ?3",
+            )?;
+            let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+            let rows = stmt.query_map(
+                params![filter.kind.map(|k| k.as_str()), filter.subject, limit],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (id, at, kind, actor, subject, detail) = row?;
+                events.push(Event {
+                    id,
+                    at: Timestamp(at),
+                    kind: EventKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Backend(format!("unknown event kind {kind}")))?,
+                    actor,
+                    subject,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                });
+            }
+            Ok(events)
+        })
+        .await
+    }
+}
+
+fn alias_targets(conn: &Connection, alias: &EmailAddress) -> Result<Vec<EmailAddress>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT a.address FROM aliases l JOIN accounts a ON a.id = l.target_id WHERE l.address = ?1 ORDER BY a.address",
+    )?;
+    let rows = stmt.query_map([alias.as_str()], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(
+            row?.parse()
+                .map_err(|e| StoreError::Backend(format!("{e}")))?,
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,441 @@
+//! The mail store as its callers see it: delivery, soft delete, the recovery window, purge and
+//! the events they leave behind, with time driven by a manual clock.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rampart_model::{
+    EmailAddress, EventKind, Folder, ManualClock, MessageId, NewAccount, Timestamp,
+};
+use rampart_store::{EventFilter, Mailstore, MessageSummary, NewMessage, Recipient, StoreError};
+
+const T0: Timestamp = Timestamp(1_795_000_000);
+
+fn addr(s: &str) -> EmailAddress {
+    s.parse().unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: ManualClock,
+    store: Mailstore,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(T0);
+    let store = Mailstore::open_embedded(dir.path(), Arc::new(clock.clone()), 7).unwrap();
+    let meta = store.meta();
+    meta.add_domain("Example.com", T0, "test").await.unwrap();
+    for user in ["alice@example.com", "bob@example.com"] {
+        meta.create_account(
+            NewAccount {
+                address: Some(addr(user)),
+                quota_bytes: Some(1_000_000),
+                ..Default::default()
+            },
+            T0,
+            "test",
+        )
+        .await
+        .unwrap();
+    }
+    Fixture {
+        path: dir.path().to_path_buf(),
+        _dir: dir,
+        clock,
+        store,
+    }
+}
+
+fn message(subject: &str) -> NewMessage {
+    NewMessage {
+        raw: Bytes::from(format!("Subject: {subject}\r\n\r\nbody of {subject}\r\n")),
+        summary: MessageSummary {
+            subject: subject.into(),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn delivers_one_blob_to_every_recipient_mailbox() {
+    let f = fixture().await;
+    let rcpts = [addr("alice@example.com"), addr("bob@example.com")];
+    let stored = f
+        .store
+        .deliver(message("team"), &rcpts, Folder::Inbox, "smtp")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[0].blob, stored[1].blob,
+        "recipients share the content-addressed blob"
+    );
+    for r in &rcpts {
+        let list = f.store.list(r, None).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].subject, "team");
+        assert_eq!(list[0].folder, Folder::Inbox);
+        assert_eq!(list[0].uid, 1);
+    }
+    let alice = f.store.meta().account(&rcpts[0]).await.unwrap().unwrap();
+    assert_eq!(alice.used_bytes, stored[0].size);
+}
+
+#[tokio::test]
+async fn restores_message_deleted_six_days_ago_byte_identical_to_its_folder() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let stored = f
+        .store
+        .deliver(
+            message("keep me"),
+            std::slice::from_ref(&alice),
+            Folder::Archive,
+            "smtp",
+        )
+        .await
+        .unwrap();
+    let id = stored[0].id;
+    let original = f.store.raw(&alice, id).await.unwrap();
+
+    let deleted = f.store.delete(&alice, id, "cli").await.unwrap();
+    assert_eq!(deleted.recoverable_until, Some(T0.plus_days(7)));
+    assert!(f.store.list(&alice, None).await.unwrap().is_empty());
+    assert_eq!(
+        f.store
+            .meta()
+            .account(&alice)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_bytes,
+        0
+    );
+    let recoverable = f.store.deleted(&alice).await.unwrap();
+    assert_eq!(recoverable.len(), 1);
+    assert_eq!(recoverable[0].recoverable_until, Some(T0.plus_days(7)));
+
+    f.clock.advance_days(6);
+    assert_eq!(f.store.purge("purge-job").await.unwrap().messages, 0);
+    let restored = f.store.restore(&alice, id, "cli").await.unwrap();
+    assert_eq!(restored.folder, Folder::Archive);
+    assert!(
+        restored.uid > stored[0].uid,
+        "a restored message is a new arrival for IMAP"
+    );
+    assert_eq!(f.store.raw(&alice, id).await.unwrap(), original);
+    assert_eq!(
+        f.store
+            .list(&alice, Some(Folder::Archive))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(f.store.deleted(&alice).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn refuses_to_restore_once_the_window_has_passed() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let id = f
+        .store
+        .deliver(
+            message("old"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    f.store.delete(&alice, id, "cli").await.unwrap();
+    f.clock.advance_days(7);
+    f.clock.advance_secs(1);
+    let err = f.store.restore(&alice, id, "cli").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+}
+
+#[tokio::test]
+async fn purge_removes_only_messages_deleted_longer_ago_than_the_window() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let bob = addr("bob@example.com");
+    let shared = f
+        .store
+        .deliver(
+            message("shared"),
+            &[alice.clone(), bob.clone()],
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap();
+    let old = f
+        .store
+        .deliver(
+            message("old"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .clone();
+    let recent = f
+        .store
+        .deliver(
+            message("recent"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .clone();
+    let kept = f
+        .store
+        .deliver(
+            message("kept"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .clone();
+
+    f.store.delete(&alice, old.id, "cli").await.unwrap();
+    f.store.delete(&alice, shared[0].id, "cli").await.unwrap();
+    f.clock.advance_days(2);
+    f.store.delete(&alice, recent.id, "cli").await.unwrap();
+
+    // Exactly at the end of the window the oldest deletions are still recoverable.
+    f.clock.set(T0.plus_days(7));
+    assert_eq!(f.store.purge("purge-job").await.unwrap().messages, 0);
+
+    f.clock.advance_secs(1);
+    let report = f.store.purge("purge-job").await.unwrap();
+    assert_eq!(report.messages, 2, "old + alice's copy of shared");
+    assert_eq!(report.blobs, 1, "bob still references the shared blob");
+    assert!(matches!(
+        f.store.raw(&alice, old.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        f.store.raw(&bob, shared[1].id).await.unwrap(),
+        message("shared").raw
+    );
+    let still_deleted: Vec<MessageId> = f
+        .store
+        .deleted(&alice)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(still_deleted, vec![recent.id]);
+    let visible: Vec<MessageId> = f
+        .store
+        .list(&alice, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(visible, vec![kept.id]);
+    let blob_file = f
+        .path
+        .join("blobs")
+        .join(&old.blob.0[..2])
+        .join(&old.blob.0);
+    assert!(!blob_file.exists(), "unreferenced blob file removed");
+}
+
+#[tokio::test]
+async fn records_every_delete_restore_and_purge_as_an_event() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let id = f
+        .store
+        .deliver(
+            message("x"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    f.store.delete(&alice, id, "cli:root").await.unwrap();
+    f.store.restore(&alice, id, "cli:root").await.unwrap();
+    f.store.delete(&alice, id, "cli:root").await.unwrap();
+    f.clock.advance_days(8);
+    f.store.purge("purge-job").await.unwrap();
+
+    let events = f
+        .store
+        .meta()
+        .list_events(&EventFilter {
+            subject: Some(alice.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<EventKind> = events.iter().rev().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::AccountCreated,
+            EventKind::MessageDelivered,
+            EventKind::MessageDeleted,
+            EventKind::MessageRestored,
+            EventKind::MessageDeleted,
+            EventKind::MessagePurged,
+        ]
+    );
+    let purge = &events[0];
+    assert_eq!(purge.actor, "purge-job");
+    assert_eq!(purge.detail.get("id"), Some(&id.to_string()));
+    assert_eq!(purge.at, T0.plus_days(8));
+}
+
+#[tokio::test]
+async fn resolves_recipients_through_domains_accounts_aliases_and_status() {
+    let f = fixture().await;
+    let meta = f.store.meta();
+    let now = T0;
+    assert_eq!(
+        meta.resolve(&addr("x@elsewhere.org")).await.unwrap(),
+        Recipient::NotLocal
+    );
+    assert_eq!(
+        meta.resolve(&addr("nobody@example.com")).await.unwrap(),
+        Recipient::Unknown
+    );
+    meta.add_alias(
+        &addr("team@example.com"),
+        &addr("alice@example.com"),
+        now,
+        "t",
+    )
+    .await
+    .unwrap();
+    meta.add_alias(
+        &addr("team@example.com"),
+        &addr("bob@example.com"),
+        now,
+        "t",
+    )
+    .await
+    .unwrap();
+    match meta.resolve(&addr("TEAM@example.COM")).await.unwrap() {
+        Recipient::Accounts(a) => assert_eq!(a.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    meta.set_disabled(&addr("bob@example.com"), true, now, "t")
+        .await
+        .unwrap();
+    assert!(matches!(
+        meta.resolve(&addr("bob@example.com")).await.unwrap(),
+        Recipient::Disabled(_)
+    ));
+    match meta.resolve(&addr("team@example.com")).await.unwrap() {
+        Recipient::Accounts(a) => assert_eq!(a.len(), 1, "disabled target skipped"),
+        other => panic!("{other:?}"),
+    }
+    let err = meta
+        .remove_domain("example.com", now, "t")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(matches!(
+        meta.create_account(
+            NewAccount {
+                address: Some(addr("a@nowhere.org")),
+                ..Default::default()
+            },
+            now,
+            "t"
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        meta.create_account(
+            NewAccount {
+                address: Some(addr("alice@example.com")),
+                ..Default::default()
+            },
+            now,
+            "t"
+        )
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_are_group_committed_without_loss() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = f.store.clone();
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .deliver(message(&format!("m{i}")), &[alice], Folder::Inbox, "smtp")
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let list = f.store.list(&alice, None).await.unwrap();
+    assert_eq!(list.len(), 200);
+    let mut uids: Vec<u32> = list.iter().map(|m| m.uid).collect();
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), 200, "UIDs are unique");
+
+    // A failing write in the same batch must not take the others down.
+    let (good_rcpt, bad_rcpt) = ([alice.clone()], [addr("ghost@example.com")]);
+    let (ok, bad) = tokio::join!(
+        f.store
+            .deliver(message("good"), &good_rcpt, Folder::Inbox, "smtp"),
+        f.store
+            .deliver(message("bad"), &bad_rcpt, Folder::Inbox, "smtp"),
+    );
+    assert!(ok.is_ok());
+    assert!(matches!(bad, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_store() {
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let id = f
+        .store
+        .deliver(
+            message("persist"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    let path = f.path.clone();
+    drop(f.store);
+    let reopened = Mailstore::open_embedded(&path, Arc::new(ManualClock::at(T0)), 7).unwrap();
+    assert_eq!(reopened.list(&alice, None).await.unwrap()[0].id, id);
+    assert_eq!(
+        reopened.raw(&alice, id).await.unwrap(),
+        message("persist").raw
+    );
+}

@@ -1,0 +1,148 @@
+use std::path::Path;
+
+use anyhow::Context;
+use clap::Subcommand;
+use rampart_model::Config;
+
+use crate::Cli;
+
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Print a complete, commented example configuration.
+    Example,
+    /// Load the configuration (from --config, or defaults) and print it as it takes effect.
+    Show,
+}
+
+pub fn run(cli: &Cli, cmd: &ConfigCmd) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCmd::Example => print!("{EXAMPLE}"),
+        ConfigCmd::Show => {
+            let config = load(cli.config.as_deref())?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&config)?);
+            } else {
+                print!("{}", toml::to_string_pretty(&config)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file given with --config, or every default when there is none.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let config: Config = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "config file {} is not valid: {e}\nhint: `rampart config example` prints every key with its default",
+            path.display()
+        )
+    })?;
+    validate(&config)?;
+    Ok(config)
+}
+
+fn validate(config: &Config) -> anyhow::Result<()> {
+    let smtp = &config.smtp;
+    if smtp.max_command_line < 512 {
+        anyhow::bail!("smtp.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)");
+    }
+    if smtp.max_data_line < 1000 {
+        anyhow::bail!("smtp.max_data_line must be at least 1000 (RFC 5321 §4.5.3.1.6)");
+    }
+    if smtp.max_recipients == 0 || smtp.max_connections == 0 || smtp.max_connections_per_ip == 0 {
+        anyhow::bail!(
+            "smtp.max_recipients, max_connections and max_connections_per_ip must be at least 1"
+        );
+    }
+    if config.tls.cert.is_some() != config.tls.key.is_some() {
+        anyhow::bail!(
+            "tls.cert and tls.key go together: set both, or neither for a self-signed certificate"
+        );
+    }
+    if !matches!(config.log.format.as_str(), "text" | "json") {
+        anyhow::bail!("log.format must be \"text\" or \"json\"");
+    }
+    Ok(())
+}
+
+pub const EXAMPLE: &str = r#"# Rampart configuration. Every key is optional: what is shown is the default.
+# Use it with `rampart --config rampart.toml serve`.
+
+# The name this server gives in its SMTP greeting, in Received headers and in its self-signed
+# certificate. Set it to the host name your MX record points at.
+hostname = "localhost"
+
+[smtp]
+# Inbound mail (MX). Port 25 needs privileges; forward 25 to this port or run with CAP_NET_BIND_SERVICE.
+listen = "0.0.0.0:2525"
+# Largest message accepted, in bytes (advertised as SIZE). 50 MiB.
+max_message_size = 52428800
+# Recipients per message; more get "452 4.5.3" and the client sends again for the rest.
+max_recipients = 100
+# Simultaneous connections in total, and from one IP address.
+max_connections = 1000
+max_connections_per_ip = 20
+# Seconds a client may stay silent before it is disconnected ("421 4.4.2").
+idle_timeout_secs = 300
+# Longest command line, in bytes (RFC 5321 requires at least 512).
+max_command_line = 2048
+# Longest line inside a message, in bytes. RFC 5322 says 998; real mail is often longer.
+max_data_line = 65536
+# Protocol errors tolerated before a client is disconnected ("421 4.7.0").
+max_errors = 10
+# Seconds in-flight transactions get to finish after SIGTERM.
+shutdown_grace_secs = 30
+
+[submission]
+# Authenticated submission for your users' mail clients (arrives with a later release).
+listen = "0.0.0.0:5587"
+
+[imap]
+# IMAP for mail clients (arrives with a later release).
+listen = "0.0.0.0:1143"
+
+[http]
+# Web console, webmail and API (arrives with a later release).
+listen = "127.0.0.1:8080"
+
+[tls]
+# PEM certificate chain and private key. Leave both unset to use a self-signed certificate that
+# `rampart serve` creates under <data>/tls/ on first run.
+# cert = "/etc/rampart/fullchain.pem"
+# key = "/etc/rampart/privkey.pem"
+
+[retention]
+# Days a deleted message can still be restored (`rampart mail restore`). After that the purge job
+# removes it for good.
+deleted_days = 7
+# How often `rampart serve` runs the purge job, in seconds.
+purge_interval_secs = 3600
+
+[log]
+# "text" for people, "json" for log pipelines.
+format = "text"
+# A filter such as "info", "debug" or "rampart_smtp=debug,info".
+level = "info"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_to_the_defaults() {
+        let parsed: Config = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("[smtp]\nlisten_on = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("listen_on"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! `rampart`: the command line and the server's wiring. Work lives in the library crates; this
+//! crate parses arguments, loads configuration, opens the store and starts listeners.
+
+mod admin;
+mod config;
+mod output;
+mod serve;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a self-hosted mail system built around security",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Data directory (metadata, message blobs, certificates). Created if missing.
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_DATA",
+        default_value = "rampart-data"
+    )]
+    data: PathBuf,
+    /// Configuration file (TOML). Without one, safe defaults apply; see `rampart config example`.
+    #[arg(long, global = true, env = "RAMPART_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print listings and results as JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the mail server (SMTP MX today; more listeners as they land).
+    Serve,
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
+    /// Domains this server accepts mail for.
+    #[command(subcommand)]
+    Domain(admin::DomainCmd),
+    /// Accounts (mailboxes).
+    #[command(subcommand)]
+    User(admin::UserCmd),
+    /// Extra addresses that deliver to accounts.
+    #[command(subcommand)]
+    Alias(admin::AliasCmd),
+    /// Messages in a mailbox: list, delete, recover, purge.
+    #[command(subcommand)]
+    Mail(admin::MailCmd),
+    /// The event log (admin actions, deliveries, deletes, restores, purges).
+    #[command(subcommand)]
+    Events(admin::EventsCmd),
+    /// Load generators that measure any mail server.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// SMTP delivery throughput and per-message latency against HOST:PORT.
+    Smtp(rampart_bench::SmtpBenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Cmd::Serve => serve::run(&cli),
+        Cmd::Config(cmd) => config::run(&cli, cmd),
+        Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
+        Cmd::Domain(_) | Cmd::User(_) | Cmd::Alias(_) | Cmd::Mail(_) | Cmd::Events(_) => {
+            admin::run(&cli)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_smtp(cli: &Cli, args: &rampart_bench::SmtpBenchArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(rampart_bench::run_smtp(args, !cli.json))?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if report.failed > 0 && report.delivered == 0 {
+        anyhow::bail!(
+            "no message was accepted; first error: {}",
+            report.first_error.unwrap_or_default()
+        );
+    }
+    Ok(())
+}

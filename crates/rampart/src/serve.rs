@@ -1,0 +1,112 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rampart_model::{Config, SystemClock};
+use rampart_smtp::{SessionContext, SmtpServer};
+use rampart_store::Mailstore;
+use tokio::sync::watch;
+
+use crate::Cli;
+
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let config = crate::config::load(cli.config.as_deref())?;
+    init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rampart")
+        .build()?;
+    runtime.block_on(serve(cli, config))
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .context("log.level is not a valid filter")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let installed = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cli.data)
+        .with_context(|| format!("cannot create data directory {}", cli.data.display()))?;
+    let store = Mailstore::open_embedded(
+        &cli.data,
+        Arc::new(SystemClock),
+        config.retention.deleted_days,
+    )
+    .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+    let tls = crate::tls::server_config(&config, &cli.data)?;
+    let (stop, shutdown) = watch::channel(false);
+
+    let smtp = SmtpServer::bind(
+        &config.smtp.listen,
+        SessionContext {
+            hostname: config.hostname.clone(),
+            limits: config.smtp.clone(),
+            store: store.clone(),
+            tls: Some(tokio_rustls::TlsAcceptor::from(tls)),
+            shutdown: shutdown.clone(),
+        },
+    )
+    .await?;
+    tracing::info!(
+        addr = %smtp.local_addr()?,
+        data = %cli.data.display(),
+        hostname = %config.hostname,
+        "SMTP (MX) listening"
+    );
+    let smtp_task = tokio::spawn(smtp.run(shutdown.clone()));
+    let purge_task = tokio::spawn(purge_loop(
+        store.clone(),
+        Duration::from_secs(config.retention.purge_interval_secs.max(60)),
+        shutdown.clone(),
+    ));
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: finishing in-flight transactions");
+    let _ = stop.send(true);
+    smtp_task.await.context("SMTP listener task failed")?;
+    purge_task.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// Removes messages whose recovery window has passed, on a timer.
+async fn purge_loop(store: Mailstore, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match store.purge("purge-job").await {
+            Ok(report) if report.messages > 0 => tracing::info!(
+                messages = report.messages,
+                blobs = report.blobs,
+                bytes = report.bytes,
+                "purged messages past the recovery window"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "purge job failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
