@@ -44,6 +44,12 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         config.retention.deleted_days,
     )
     .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+    if store.meta().list_domains().await?.is_empty() {
+        tracing::warn!("no local domains yet: every recipient will be refused; add one with `rampart domain add example.com`");
+    }
+    if config.hostname == "localhost" {
+        tracing::warn!("hostname is \"localhost\"; set `hostname` in the config to the name your MX record points at");
+    }
     let tls = crate::tls::server_config(&config, &cli.data)?;
     let (stop, shutdown) = watch::channel(false);
 
