@@ -546,9 +546,9 @@ impl Session {
             now,
         );
         let summary = summarize(&body);
-        let mut raw = Vec::with_capacity(header.len() + body.len());
-        raw.extend_from_slice(header.as_bytes());
-        raw.extend_from_slice(&body);
+        // Prepend in place: a 50 MB message must not be held twice.
+        let mut raw = body;
+        raw.splice(0..0, header.into_bytes());
         let message = NewMessage {
             raw: Bytes::from(raw),
             summary,
