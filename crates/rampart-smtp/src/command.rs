@@ -272,7 +272,7 @@ fn parse_bdat(rest: &str) -> Result<Command, CommandError> {
     let mut words = rest.split(' ').filter(|w| !w.is_empty());
     let size = words
         .next()
-        .filter(|w| w.len() <= 19 && w.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|w| w.len() <= 20 && w.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|w| w.parse::<u64>().ok())
         .ok_or(CommandError::Syntax("BDAT needs a chunk size"))?;
     let last = match words.next() {

@@ -4,6 +4,8 @@
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
+    #[error("{0} is not a local domain; add it first with `rampart domain add {0}`")]
+    UnknownDomain(String),
     #[error("{0}")]
     Conflict(String),
     #[error("invalid: {0}")]

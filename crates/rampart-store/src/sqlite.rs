@@ -462,9 +462,7 @@ impl MetaStore for SqliteMetaStore {
                 .query_row("SELECT name FROM domains WHERE name = ?1", [&domain], |r| r.get(0))
                 .optional()?;
             if known.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "domain {domain} (add it first with `rampart domain add {domain}`)"
-                )));
+                return Err(StoreError::UnknownDomain(domain));
             }
             let alias: Option<String> = conn
                 .query_row("SELECT address FROM aliases WHERE address = ?1 LIMIT 1", [address.as_str()], |r| r.get(0))
@@ -579,7 +577,7 @@ impl MetaStore for SqliteMetaStore {
                 })
                 .optional()?;
             if known.is_none() {
-                return Err(StoreError::NotFound(format!("domain {domain}")));
+                return Err(StoreError::UnknownDomain(domain));
             }
             if account_by_address(conn, alias.as_str())?.is_some() {
                 return Err(StoreError::Conflict(format!(

@@ -363,7 +363,7 @@ async fn resolves_recipients_through_domains_accounts_aliases_and_status() {
             "t"
         )
         .await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::UnknownDomain(d)) if d == "nowhere.org"
     ));
     assert!(matches!(
         meta.create_account(

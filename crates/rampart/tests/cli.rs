@@ -1,0 +1,504 @@
+//! The `rampart` binary as an administrator uses it: real processes on a fresh data directory,
+//! JSON output parsed back, errors checked for what they tell the user.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+/// A fresh data directory and the commands run against it.
+struct Rampart {
+    data: tempfile::TempDir,
+}
+
+impl Rampart {
+    fn new() -> Self {
+        Rampart {
+            data: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A data directory that already accepts mail for `example.com`.
+    fn with_domain() -> Self {
+        let rampart = Rampart::new();
+        rampart.ok(&["domain", "add", "example.com"]);
+        rampart
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+        cmd.arg("--data")
+            .arg(self.data.path())
+            .args(args)
+            // The environment must not pick another data directory or config for us.
+            .env_remove("RAMPART_DATA")
+            .env_remove("RAMPART_CONFIG")
+            .env("USER", "tester")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run rampart")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rampart");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for rampart")
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        succeeded(args, self.run(args))
+    }
+
+    /// Runs a command with `--json` that must succeed; returns its output parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        let args = [args, &["--json"]].concat();
+        parse_json(&args, &self.ok(&args))
+    }
+
+    /// Runs a command that must fail; returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        failed(args, self.run(args))
+    }
+
+    fn add_user(&self, address: &str) {
+        self.ok(&["user", "add", address]);
+    }
+}
+
+fn succeeded(args: &[&str], out: Output) -> String {
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "`rampart {}` failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        args.join(" "),
+        out.status
+    );
+    stdout
+}
+
+fn failed(args: &[&str], out: Output) -> String {
+    let stderr = String::from_utf8(out.stderr).expect("UTF-8 stderr");
+    assert!(
+        !out.status.success(),
+        "`rampart {}` should have failed; stdout: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.starts_with("error: "),
+        "errors go to stderr as `error: ...`: {stderr:?}"
+    );
+    stderr
+}
+
+fn parse_json(args: &[&str], stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| {
+        panic!(
+            "`rampart {}` printed no JSON ({e}): {stdout}",
+            args.join(" ")
+        )
+    })
+}
+
+fn domain_names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|d| d["name"].as_str().expect("domain name"))
+        .collect()
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+#[test]
+fn adds_lists_and_removes_domains() {
+    let rampart = Rampart::new();
+    let added = rampart.json(&["domain", "add", "example.com"]);
+    assert_eq!(added["name"], "example.com");
+    assert!(added["created_at"].is_number(), "{added}");
+    rampart.ok(&["domain", "add", "example.org"]);
+
+    let list = rampart.json(&["domain", "list"]);
+    assert_eq!(domain_names(&list), ["example.com", "example.org"]);
+
+    let removed = rampart.json(&["domain", "remove", "example.com"]);
+    assert_eq!(removed, json!({ "removed": "example.com" }));
+    assert_eq!(
+        domain_names(&rampart.json(&["domain", "list"])),
+        ["example.org"]
+    );
+}
+
+#[test]
+fn stores_domain_names_lower_cased_without_the_trailing_dot() {
+    let rampart = Rampart::new();
+    let added = rampart.json(&["domain", "add", "Mail.Example.COM."]);
+    assert_eq!(added["name"], "mail.example.com");
+}
+
+#[test]
+fn refuses_to_add_a_domain_twice() {
+    let rampart = Rampart::with_domain();
+    let stderr = rampart.fails(&["domain", "add", "example.com"]);
+    assert!(
+        stderr.contains("domain example.com already exists"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refuses_to_remove_a_domain_that_still_has_accounts() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+
+    let stderr = rampart.fails(&["domain", "remove", "example.com"]);
+    assert!(
+        stderr.contains("domain example.com still has 1 account(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("remove them first"), "{stderr}");
+    assert_eq!(
+        domain_names(&rampart.json(&["domain", "list"])),
+        ["example.com"]
+    );
+}
+
+#[test]
+fn refuses_to_remove_a_domain_it_does_not_know() {
+    let rampart = Rampart::with_domain();
+    let stderr = rampart.fails(&["domain", "remove", "example.net"]);
+    assert!(stderr.contains("example.net"), "{stderr}");
+    assert!(stderr.contains("not found"), "{stderr}");
+}
+
+#[test]
+fn creates_an_account_with_password_profile_and_quota() {
+    let rampart = Rampart::with_domain();
+    let args = [
+        "user",
+        "add",
+        "Alice@Example.com",
+        "--password-stdin",
+        "--name",
+        "Alice Liddell",
+        "--department",
+        "Sales",
+        "--level",
+        "manager",
+        "--quota-mb",
+        "100",
+        "--json",
+    ];
+    let created = parse_json(
+        &args,
+        &succeeded(
+            &args,
+            rampart.run_with_stdin(&args, "correct horse battery\n"),
+        ),
+    );
+    assert_eq!(created["address"], "alice@example.com");
+
+    let shown = rampart.json(&["user", "show", "alice@example.com"]);
+    assert_eq!(shown["address"], "alice@example.com");
+    assert_eq!(shown["has_password"], true);
+    assert_eq!(shown["name"], "Alice Liddell");
+    assert_eq!(shown["department"], "Sales");
+    assert_eq!(shown["level"], "manager");
+    assert_eq!(shown["quota_bytes"], 100 * 1024 * 1024);
+    assert_eq!(shown["used_bytes"], 0);
+    assert_eq!(shown["disabled"], false);
+    assert!(
+        shown["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "RFC 3339 in UTC: {shown}"
+    );
+}
+
+#[test]
+fn an_account_created_without_options_has_no_password_and_no_quota() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("bob@example.com");
+    let shown = rampart.json(&["user", "show", "bob@example.com"]);
+    assert_eq!(shown["has_password"], false);
+    assert_eq!(shown["quota_bytes"], Value::Null);
+    assert_eq!(shown["name"], Value::Null);
+}
+
+#[test]
+fn refuses_a_password_shorter_than_eight_characters() {
+    let rampart = Rampart::with_domain();
+    let args = ["user", "add", "carol@example.com", "--password-stdin"];
+    let stderr = failed(&args, rampart.run_with_stdin(&args, "short\n"));
+    assert!(stderr.contains("at least 8 characters"), "{stderr}");
+    let stderr = rampart.fails(&["user", "show", "carol@example.com"]);
+    assert!(stderr.contains("no account carol@example.com"), "{stderr}");
+}
+
+#[test]
+fn refuses_an_account_in_an_unknown_domain_and_names_the_command_that_adds_it() {
+    let rampart = Rampart::with_domain();
+    let stderr = rampart.fails(&["user", "add", "dave@nowhere.example"]);
+    assert!(
+        stderr.contains("`rampart domain add nowhere.example`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refuses_an_invalid_address() {
+    let rampart = Rampart::with_domain();
+    let out = rampart.run(&["user", "add", "not-an-address"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not-an-address"), "{stderr}");
+}
+
+#[test]
+fn lists_accounts_and_filters_them_by_domain() {
+    let rampart = Rampart::with_domain();
+    rampart.ok(&["domain", "add", "example.org"]);
+    rampart.add_user("alice@example.com");
+    rampart.add_user("bob@example.com");
+    rampart.add_user("carol@example.org");
+
+    let addresses = |list: Value| -> Vec<String> {
+        list.as_array()
+            .expect("a JSON array")
+            .iter()
+            .map(|a| a["address"].as_str().expect("address").to_string())
+            .collect()
+    };
+    let mut all = addresses(rampart.json(&["user", "list"]));
+    all.sort();
+    assert_eq!(
+        all,
+        ["alice@example.com", "bob@example.com", "carol@example.org"]
+    );
+    assert_eq!(
+        addresses(rampart.json(&["user", "list", "--domain", "example.org"])),
+        ["carol@example.org"]
+    );
+}
+
+#[test]
+fn disabling_and_enabling_an_account_shows_in_its_status() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+
+    let disabled = rampart.json(&["user", "disable", "alice@example.com"]);
+    assert_eq!(disabled["disabled"], true);
+    assert_eq!(
+        rampart.json(&["user", "show", "alice@example.com"])["disabled"],
+        true
+    );
+
+    let enabled = rampart.json(&["user", "enable", "alice@example.com"]);
+    assert_eq!(enabled["disabled"], false);
+    assert_eq!(
+        rampart.json(&["user", "show", "alice@example.com"])["disabled"],
+        false
+    );
+}
+
+#[test]
+fn adds_lists_and_removes_aliases_and_their_targets() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+    rampart.add_user("bob@example.com");
+
+    let added = rampart.json(&["alias", "add", "sales@example.com", "alice@example.com"]);
+    assert_eq!(
+        added,
+        json!({ "address": "sales@example.com", "targets": ["alice@example.com"] })
+    );
+    rampart.ok(&["alias", "add", "sales@example.com", "bob@example.com"]);
+    let list = rampart.json(&["alias", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let mut targets: Vec<&str> = list[0]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| t.as_str().expect("target"))
+        .collect();
+    targets.sort();
+    assert_eq!(targets, ["alice@example.com", "bob@example.com"]);
+
+    let removed = rampart.json(&["alias", "remove", "sales@example.com", "bob@example.com"]);
+    assert_eq!(
+        removed,
+        json!({ "removed": "sales@example.com", "target": "bob@example.com" })
+    );
+    assert_eq!(
+        rampart.json(&["alias", "list"]),
+        json!([{ "address": "sales@example.com", "targets": ["alice@example.com"] }])
+    );
+
+    let removed = rampart.json(&["alias", "remove", "sales@example.com"]);
+    assert_eq!(
+        removed,
+        json!({ "removed": "sales@example.com", "target": null })
+    );
+    assert_eq!(rampart.json(&["alias", "list"]), json!([]));
+}
+
+#[test]
+fn refuses_an_alias_that_is_already_an_account() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+    rampart.add_user("bob@example.com");
+    let stderr = rampart.fails(&["alias", "add", "alice@example.com", "bob@example.com"]);
+    assert!(
+        stderr.contains("alice@example.com is an account, not an alias"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_example_config_loads_back_to_the_defaults() {
+    let rampart = Rampart::new();
+    let example = rampart.ok(&["config", "example"]);
+    let file = write_file(rampart.data.path(), "rampart.toml", &example);
+
+    let loaded = rampart.json(&["--config", &file, "config", "show"]);
+    let defaults = rampart.json(&["config", "show"]);
+    assert_eq!(loaded, defaults);
+    assert_eq!(defaults["hostname"], "localhost");
+    assert_eq!(defaults["smtp"]["max_message_size"], 52_428_800);
+}
+
+#[test]
+fn an_unknown_config_key_is_an_error_that_names_the_key() {
+    let rampart = Rampart::new();
+    let file = write_file(
+        rampart.data.path(),
+        "rampart.toml",
+        "[smtp]\nlisten_on = \"0.0.0.0:25\"\n",
+    );
+    let stderr = rampart.fails(&["--config", &file, "config", "show"]);
+    assert!(stderr.contains("listen_on"), "{stderr}");
+    assert!(stderr.contains("is not valid"), "{stderr}");
+    assert!(stderr.contains("rampart config example"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_config_value_is_an_error_that_names_the_key() {
+    let rampart = Rampart::new();
+    let file = write_file(
+        rampart.data.path(),
+        "rampart.toml",
+        "[smtp]\nmax_command_line = 100\n",
+    );
+    let stderr = rampart.fails(&["--config", &file, "config", "show"]);
+    assert!(stderr.contains("smtp.max_command_line"), "{stderr}");
+}
+
+#[test]
+fn admin_commands_also_refuse_an_invalid_config() {
+    let rampart = Rampart::new();
+    let file = write_file(rampart.data.path(), "rampart.toml", "hostnme = \"mx\"\n");
+    let stderr = rampart.fails(&["--config", &file, "domain", "add", "example.com"]);
+    assert!(stderr.contains("hostnme"), "{stderr}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_that_names_the_file() {
+    let rampart = Rampart::new();
+    let stderr = rampart.fails(&["--config", "/nonexistent/rampart.toml", "config", "show"]);
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/rampart.toml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn commands_on_a_data_dir_without_data_explain_how_to_start() {
+    let rampart = Rampart::new();
+    for args in [
+        &["domain", "list"][..],
+        &["user", "list"],
+        &["alias", "list"],
+        &["mail", "list", "alice@example.com"],
+        &["events", "list"],
+    ] {
+        let stderr = rampart.fails(args);
+        assert!(stderr.contains("no Rampart data in"), "{stderr}");
+        assert!(stderr.contains("rampart domain add"), "{stderr}");
+    }
+    // Looking must not create anything.
+    assert!(!rampart.data.path().join("meta.sqlite").exists());
+}
+
+#[test]
+fn lists_no_mail_for_a_new_account() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+    assert_eq!(
+        rampart.json(&["mail", "list", "alice@example.com"]),
+        json!([])
+    );
+    assert_eq!(
+        rampart.json(&["mail", "deleted", "alice@example.com"]),
+        json!([])
+    );
+}
+
+#[test]
+fn listing_mail_of_an_unknown_account_is_an_error() {
+    let rampart = Rampart::with_domain();
+    let stderr = rampart.fails(&["mail", "list", "nobody@example.com", "--json"]);
+    assert!(stderr.contains("nobody@example.com"), "{stderr}");
+}
+
+#[test]
+fn records_domain_and_account_events_with_the_cli_user_as_actor() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+
+    let events = rampart.json(&["events", "list"]);
+    let events = events.as_array().expect("a JSON array");
+    let domain_added = events
+        .iter()
+        .find(|e| e["kind"] == "domain_added")
+        .unwrap_or_else(|| panic!("no domain_added event: {events:?}"));
+    assert_eq!(domain_added["detail"]["domain"], "example.com");
+    assert_eq!(domain_added["actor"], "cli:tester");
+    let account_created = events
+        .iter()
+        .find(|e| e["kind"] == "account_created")
+        .unwrap_or_else(|| panic!("no account_created event: {events:?}"));
+    assert_eq!(account_created["subject"], "alice@example.com");
+    // Newest first.
+    assert_eq!(events[0]["kind"], "account_created");
+
+    let only_accounts = rampart.json(&["events", "list", "--kind", "account_created"]);
+    assert_eq!(only_accounts.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_unknown_event_kind_is_an_error_that_names_it() {
+    let rampart = Rampart::with_domain();
+    let stderr = rampart.fails(&["events", "list", "--kind", "domain_exploded"]);
+    assert!(stderr.contains("domain_exploded"), "{stderr}");
+}
