@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use rampart_model::BlobId;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rampart_model::{BlobId, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::StoreError;
@@ -21,6 +23,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes a blob; removing one that is absent is not an error.
     async fn delete(&self, id: &BlobId) -> Result<(), StoreError>;
     async fn exists(&self, id: &BlobId) -> Result<bool, StoreError>;
+    /// Blobs last written before `before` (Unix seconds). The orphan sweep uses it to find blobs
+    /// whose metadata never committed (a crash between the two writes).
+    async fn list_written_before(&self, before: Timestamp) -> Result<Vec<BlobId>, StoreError>;
 }
 
 pub fn blob_id_of(bytes: &[u8]) -> BlobId {
@@ -71,6 +76,12 @@ impl FsBlobs {
         let id = blob_id_of(bytes);
         let path = self.path_of(&id)?;
         if path.exists() {
+            // Re-stored content counts as freshly written, so the orphan sweep cannot remove it
+            // between this call and the metadata that will reference it.
+            File::options()
+                .write(true)
+                .open(&path)?
+                .set_modified(SystemTime::now())?;
             return Ok(id);
         }
         let shard = path.parent().expect("blob path has a shard directory");
@@ -133,6 +144,33 @@ impl BlobStore for FsBlobStore {
 
     async fn exists(&self, id: &BlobId) -> Result<bool, StoreError> {
         Ok(self.path_of(id)?.exists())
+    }
+
+    async fn list_written_before(&self, before: Timestamp) -> Result<Vec<BlobId>, StoreError> {
+        let root = self.inner.root.clone();
+        let cutoff = UNIX_EPOCH + Duration::from_secs(before.0.max(0) as u64);
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for shard in fs::read_dir(&root)? {
+                let shard = shard?;
+                let name = shard.file_name();
+                if name.len() != 2 || !shard.file_type()?.is_dir() {
+                    continue; // `tmp` and anything that is not a shard
+                }
+                for entry in fs::read_dir(shard.path())? {
+                    let entry = entry?;
+                    let id = BlobId(entry.file_name().to_string_lossy().into_owned());
+                    if !id.is_well_formed() {
+                        continue;
+                    }
+                    if entry.metadata()?.modified()? < cutoff {
+                        found.push(id);
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .await?
     }
 }
 

@@ -25,7 +25,12 @@ pub struct PurgeReport {
     pub bytes: u64,
     /// Everything deleted at or before this moment was eligible.
     pub cutoff: Timestamp,
+    /// Blobs no message ever referenced (a crash between blob and metadata write), removed.
+    pub orphans: usize,
 }
+
+/// Blobs younger than this are never treated as orphans: their metadata may still be on its way.
+const ORPHAN_MIN_AGE_SECS: i64 = Timestamp::DAY;
 
 impl Mailstore {
     pub fn new(
@@ -170,11 +175,21 @@ impl Mailstore {
         for blob in &orphaned {
             self.blobs.delete(blob).await?;
         }
+        let old_blobs = self
+            .blobs
+            .list_written_before(Timestamp(now.0 - ORPHAN_MIN_AGE_SECS))
+            .await?;
+        let orphans = self.meta.unreferenced_blobs(old_blobs).await?;
+        for blob in &orphans {
+            tracing::info!(%blob, "removing orphaned blob (its delivery never committed)");
+            self.blobs.delete(blob).await?;
+        }
         Ok(PurgeReport {
             messages: purged.len(),
             blobs: orphaned.len(),
             bytes: purged.iter().map(|m| m.size).sum(),
             cutoff,
+            orphans: orphans.len(),
         })
     }
 }

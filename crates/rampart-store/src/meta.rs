@@ -161,6 +161,9 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(Vec<MessageMeta>, Vec<BlobId>), StoreError>;
 
+    /// Of `candidates`, the blobs no message (deleted or not) references.
+    async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError>;
+
     async fn record_event(
         &self,
         kind: EventKind,

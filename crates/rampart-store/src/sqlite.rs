@@ -949,6 +949,22 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)")?;
+            let mut orphans = Vec::new();
+            for blob in candidates {
+                let used: bool = stmt.query_row([&blob.0], |r| r.get(0))?;
+                if !used {
+                    orphans.push(blob);
+                }
+            }
+            Ok(orphans)
+        })
+        .await
+    }
+
     async fn record_event(
         &self,
         kind: EventKind,

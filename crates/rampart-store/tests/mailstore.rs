@@ -439,3 +439,56 @@ async fn data_survives_reopening_the_store() {
         message("persist").raw
     );
 }
+
+#[tokio::test]
+async fn purge_sweeps_blobs_whose_delivery_never_committed_once_a_day_old() {
+    use rampart_store::{BlobStore, FsBlobStore};
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let kept = f
+        .store
+        .deliver(
+            message("kept"),
+            std::slice::from_ref(&alice),
+            Folder::Inbox,
+            "smtp",
+        )
+        .await
+        .unwrap()[0]
+        .clone();
+    // A crash between the blob write and the metadata commit leaves a blob nobody references.
+    let blobs = FsBlobStore::open(&f.path.join("blobs")).unwrap();
+    let fresh = blobs
+        .put(Bytes::from_static(b"fresh orphan"))
+        .await
+        .unwrap();
+    let old = blobs.put(Bytes::from_static(b"old orphan")).await.unwrap();
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for id in [&old, &kept.blob] {
+        let path = f.path.join("blobs").join(&id.0[..2]).join(&id.0);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+    }
+    f.clock.set(Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ));
+    let report = f.store.purge("purge-job").await.unwrap();
+    assert_eq!(report.orphans, 1);
+    assert!(!blobs.exists(&old).await.unwrap(), "day-old orphan removed");
+    assert!(
+        blobs.exists(&fresh).await.unwrap(),
+        "a young blob may still be on its way to the index"
+    );
+    assert_eq!(
+        f.store.raw(&alice, kept.id).await.unwrap(),
+        message("kept").raw,
+        "referenced blobs are never orphans"
+    );
+}

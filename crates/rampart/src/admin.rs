@@ -523,11 +523,12 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
         MailCmd::Purge => {
             let report = store.purge(&actor).await?;
             let text = format!(
-                "purged {} message(s), {} blob(s), {}, deleted before {}",
+                "purged {} message(s), {} blob(s), {}, deleted before {}; {} orphaned blob(s) swept",
                 report.messages,
                 report.blobs,
                 human_bytes(report.bytes),
-                rfc3339(report.cutoff)
+                rfc3339(report.cutoff),
+                report.orphans
             );
             done(cli, &report, &text)
         }
