@@ -17,6 +17,7 @@ mod clock;
 pub mod config;
 mod event;
 mod mailbox;
+mod verdict;
 
 pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -26,3 +27,4 @@ pub use mailbox::{
     Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
     UnknownFolder,
 };
+pub use verdict::{Action, Direction, Finding};
