@@ -16,6 +16,7 @@ pub struct Config {
     pub http: ListenerConfig,
     pub tls: TlsConfig,
     pub retention: RetentionConfig,
+    pub scan: ScanConfig,
     pub log: LogConfig,
 }
 
@@ -29,6 +30,7 @@ impl Default for Config {
             http: ListenerConfig::on("127.0.0.1:8080"),
             tls: TlsConfig::default(),
             retention: RetentionConfig::default(),
+            scan: ScanConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -120,6 +122,126 @@ impl Default for RetentionConfig {
         RetentionConfig {
             deleted_days: 7,
             purge_interval_secs: 3600,
+        }
+    }
+}
+
+/// The content pipeline: which checks run and what the policy does with their findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Run the pipeline on inbound SMTP mail.
+    pub enabled: bool,
+    /// clamd socket: a path (`/run/clamav/clamd.ctl`) or `host:port`. Empty: no clamd.
+    pub clamd: String,
+    /// When clamd is configured but unreachable: `false` lets mail through (with a finding),
+    /// `true` quarantines it.
+    pub clamd_fail_closed: bool,
+    /// Extra SHA-256 signatures, one `sha256 name` per line.
+    pub hash_signatures: Option<PathBuf>,
+    /// URL/domain/IP blocklist files (one entry per line; `*.manifest.txt` lists part files).
+    /// Reloaded when they change.
+    pub blocklists: Vec<PathBuf>,
+    /// Brand domains protected against lookalikes, in addition to the local domains and a
+    /// built-in list of commonly phished brands.
+    pub brands: Vec<String>,
+    /// Display names of people outsiders impersonate (executives, finance). Internal account
+    /// names are protected too.
+    pub vips: Vec<String>,
+    pub dns: DnsConfig,
+    pub policy: PolicyConfig,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            enabled: true,
+            clamd: String::new(),
+            clamd_fail_closed: false,
+            hash_signatures: None,
+            blocklists: Vec::new(),
+            brands: Vec::new(),
+            vips: Vec::new(),
+            dns: DnsConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+/// DNS for sender authentication (SPF, DKIM, DMARC, ARC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Check SPF/DKIM/DMARC/ARC on inbound mail.
+    pub enabled: bool,
+    /// Resolvers as `ip:port`; empty uses the system's (/etc/resolv.conf).
+    pub nameservers: Vec<String>,
+    /// Milliseconds per query before the result is a temporary error.
+    pub timeout_ms: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            enabled: true,
+            nameservers: Vec::new(),
+            timeout_ms: 3000,
+        }
+    }
+}
+
+/// Turns findings into an action: score thresholds, then named findings that force an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Total score at which each action starts (inbound).
+    pub tag_score: f32,
+    pub junk_score: f32,
+    pub quarantine_score: f32,
+    pub reject_score: f32,
+    /// Outbound: score at which mail is held for verification, and blocked.
+    pub hold_score: f32,
+    pub block_score: f32,
+    /// Prepended to the Subject of tagged and junked mail; empty for none.
+    pub subject_prefix: String,
+    /// Findings (exact name, or a family such as `av`) that force at least this action,
+    /// e.g. `"av.virus" = "reject"`.
+    pub actions: std::collections::BTreeMap<String, crate::Action>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        use crate::Action::*;
+        let actions = [
+            ("av.virus", Reject),
+            ("url.blocklisted", Reject),
+            ("auth.dmarc_reject", Reject),
+            ("auth.dmarc_quarantine", Junk),
+            ("av.unavailable_fail_closed", Quarantine),
+            ("file.executable", Quarantine),
+            ("file.script", Quarantine),
+            ("file.shortcut", Quarantine),
+            ("file.hta", Quarantine),
+            ("file.chm", Quarantine),
+            ("file.msi", Quarantine),
+            ("file.disk_image", Quarantine),
+            ("file.macro", Quarantine),
+            ("file.html_smuggling", Quarantine),
+            ("file.archive_bomb", Quarantine),
+            ("content.gtube", Reject),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        PolicyConfig {
+            tag_score: 3.0,
+            junk_score: 6.0,
+            quarantine_score: 12.0,
+            reject_score: 20.0,
+            hold_score: 8.0,
+            block_score: 20.0,
+            subject_prefix: String::new(),
+            actions,
         }
     }
 }

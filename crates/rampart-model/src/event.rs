@@ -21,6 +21,10 @@ pub enum EventKind {
     MessageDeleted,
     MessageRestored,
     MessagePurged,
+    MessageQuarantined,
+    MessageRejected,
+    QuarantineReleased,
+    QuarantineDeleted,
 }
 
 impl EventKind {
@@ -37,6 +41,10 @@ impl EventKind {
             EventKind::MessageDeleted => "message_deleted",
             EventKind::MessageRestored => "message_restored",
             EventKind::MessagePurged => "message_purged",
+            EventKind::MessageQuarantined => "message_quarantined",
+            EventKind::MessageRejected => "message_rejected",
+            EventKind::QuarantineReleased => "quarantine_released",
+            EventKind::QuarantineDeleted => "quarantine_deleted",
         }
     }
 
@@ -54,6 +62,10 @@ impl EventKind {
             MessageDeleted,
             MessageRestored,
             MessagePurged,
+            MessageQuarantined,
+            MessageRejected,
+            QuarantineReleased,
+            QuarantineDeleted,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -25,6 +25,6 @@ pub use config::Config;
 pub use event::{Event, EventKind};
 pub use mailbox::{
     Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
-    UnknownFolder,
+    QuarantineEntry, QuarantineStatus, UnknownFolder,
 };
 pub use verdict::{Action, Direction, Finding};

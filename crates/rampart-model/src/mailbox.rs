@@ -219,3 +219,50 @@ pub struct MessageMeta {
     /// When the purge job may remove it for good (deleted messages only).
     pub recoverable_until: Option<Timestamp>,
 }
+
+/// Where a quarantined message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuarantineStatus {
+    Held,
+    Released,
+    Deleted,
+}
+
+impl QuarantineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineStatus::Held => "held",
+            QuarantineStatus::Released => "released",
+            QuarantineStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Held, Self::Released, Self::Deleted]
+            .into_iter()
+            .find(|q| q.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// A message kept out of the mailboxes by policy, with the scan report that put it there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub received_at: Timestamp,
+    pub direction: crate::Direction,
+    pub blob: BlobId,
+    pub size: u64,
+    /// Envelope sender (empty for the null sender).
+    pub mail_from: String,
+    /// The accounts it would have been delivered to.
+    pub recipients: Vec<EmailAddress>,
+    pub from: String,
+    pub subject: String,
+    pub score: f32,
+    /// The scan report as JSON, exactly as the pipeline produced it.
+    pub report: String,
+    pub status: QuarantineStatus,
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<String>,
+}

@@ -32,5 +32,7 @@ mod sqlite;
 pub use blob::{BlobStore, FsBlobStore};
 pub use error::StoreError;
 pub use mailstore::{Mailstore, PurgeReport};
-pub use meta::{EventFilter, Filing, MessageSummary, MetaStore, NewMessage, Recipient};
+pub use meta::{
+    EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewQuarantine, Recipient,
+};
 pub use sqlite::SqliteMetaStore;

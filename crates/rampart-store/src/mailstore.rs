@@ -2,9 +2,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rampart_model::{Clock, EmailAddress, Folder, MessageId, MessageMeta, Timestamp};
+use rampart_model::{
+    Clock, Direction, EmailAddress, Folder, MessageId, MessageMeta, QuarantineEntry, Timestamp,
+};
 
-use crate::{BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, SqliteMetaStore, StoreError};
+use crate::{
+    BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, NewQuarantine, SqliteMetaStore,
+    StoreError,
+};
 
 /// The mail store callers use: blobs and metadata together, the retention window, and the clock.
 #[derive(Clone)]
@@ -100,6 +105,65 @@ impl Mailstore {
         self.meta
             .insert_messages(&filing, self.clock.now(), actor)
             .await
+    }
+
+    /// Holds a message out of the mailboxes with the report that put it there. Durable on return,
+    /// like [`Mailstore::deliver`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn quarantine(
+        &self,
+        message: NewMessage,
+        recipients: &[EmailAddress],
+        direction: Direction,
+        mail_from: &str,
+        score: f32,
+        report: String,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError> {
+        let size = message.raw.len() as u64;
+        let blob = self.blobs.put(message.raw).await?;
+        let item = NewQuarantine {
+            blob,
+            size,
+            direction,
+            mail_from: mail_from.to_string(),
+            recipients: recipients.to_vec(),
+            summary: message.summary,
+            score,
+            report,
+        };
+        self.meta.quarantine(&item, self.clock.now(), actor).await
+    }
+
+    /// Delivers a held message, byte-identical, to its recipients' inboxes.
+    pub async fn release(
+        &self,
+        id: i64,
+        actor: &str,
+    ) -> Result<(QuarantineEntry, Vec<MessageMeta>), StoreError> {
+        self.meta
+            .release_quarantined(id, Folder::Inbox, self.clock.now(), actor)
+            .await
+    }
+
+    pub async fn delete_quarantined(
+        &self,
+        id: i64,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError> {
+        self.meta
+            .delete_quarantined(id, self.clock.now(), actor)
+            .await
+    }
+
+    /// The raw bytes of a quarantined message, as they arrived.
+    pub async fn quarantined_raw(&self, id: i64) -> Result<Bytes, StoreError> {
+        let entry = self
+            .meta
+            .quarantine_entry(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+        self.blobs.get(&entry.blob).await
     }
 
     pub async fn list(

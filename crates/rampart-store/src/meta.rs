@@ -3,8 +3,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use bytes::Bytes;
 use rampart_model::{
-    Account, Alias, BlobId, Domain, EmailAddress, Event, EventKind, Folder, MessageId, MessageMeta,
-    NewAccount, Timestamp,
+    Account, Alias, BlobId, Direction, Domain, EmailAddress, Event, EventKind, Folder, MessageId,
+    MessageMeta, NewAccount, QuarantineEntry, QuarantineStatus, Timestamp,
 };
 
 use crate::StoreError;
@@ -42,6 +42,20 @@ pub struct Filing {
     pub summary: MessageSummary,
     pub accounts: Vec<EmailAddress>,
     pub folder: Folder,
+}
+
+/// A stored blob to hold in quarantine, with the report that put it there.
+#[derive(Debug, Clone)]
+pub struct NewQuarantine {
+    pub blob: BlobId,
+    pub size: u64,
+    pub direction: Direction,
+    pub mail_from: String,
+    pub recipients: Vec<EmailAddress>,
+    pub summary: MessageSummary,
+    pub score: f32,
+    /// The scan report, JSON.
+    pub report: String,
 }
 
 /// How an address resolves for delivery.
@@ -161,7 +175,36 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(Vec<MessageMeta>, Vec<BlobId>), StoreError>;
 
-    /// Of `candidates`, the blobs no message (deleted or not) references.
+    async fn quarantine(
+        &self,
+        item: &NewQuarantine,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError>;
+    /// Newest first.
+    async fn list_quarantine(
+        &self,
+        status: Option<QuarantineStatus>,
+    ) -> Result<Vec<QuarantineEntry>, StoreError>;
+    async fn quarantine_entry(&self, id: i64) -> Result<Option<QuarantineEntry>, StoreError>;
+    /// Files a held message into each recipient's `folder` and marks it released, atomically.
+    async fn release_quarantined(
+        &self,
+        id: i64,
+        folder: Folder,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(QuarantineEntry, Vec<MessageMeta>), StoreError>;
+    /// Marks a held message deleted; its blob goes with the next orphan sweep.
+    async fn delete_quarantined(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError>;
+
+    /// Of `candidates`, the blobs no message (deleted or not) and no held quarantine entry
+    /// references.
     async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError>;
 
     async fn record_event(

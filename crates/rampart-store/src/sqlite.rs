@@ -14,19 +14,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_model::{
-    Account, AccountId, Alias, BlobId, Domain, EmailAddress, Event, EventKind, Flag, Folder,
-    MessageId, MessageMeta, NewAccount, Timestamp,
+    Account, AccountId, Alias, BlobId, Direction, Domain, EmailAddress, Event, EventKind, Flag,
+    Folder, MessageId, MessageMeta, NewAccount, QuarantineEntry, QuarantineStatus, Timestamp,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
-use crate::meta::{EventFilter, Filing, MetaStore, Recipient};
+use crate::meta::{EventFilter, Filing, MetaStore, NewQuarantine, Recipient};
 use crate::StoreError;
 
 /// Jobs a write transaction may hold; bounds the latency one batch adds to the next.
 const MAX_BATCH: usize = 512;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE domains(
     name TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL
@@ -86,7 +87,28 @@ CREATE TABLE events(
     detail TEXT NOT NULL
 );
 CREATE INDEX events_by_subject ON events(subject, id);
-"#];
+"#,
+    r#"
+CREATE TABLE quarantine(
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mail_from TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    from_addr TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    score REAL NOT NULL,
+    report TEXT NOT NULL,
+    status TEXT NOT NULL,
+    decided_at INTEGER,
+    decided_by TEXT
+);
+CREATE INDEX quarantine_by_status ON quarantine(status, id);
+CREATE INDEX quarantine_by_blob ON quarantine(blob);
+"#,
+];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write job runs on the writer thread, given the connection (or why the transaction could not
@@ -714,66 +736,8 @@ impl MetaStore for SqliteMetaStore {
         actor: &str,
     ) -> Result<Vec<MessageMeta>, StoreError> {
         let (filing, actor) = (filing.clone(), actor.to_string());
-        self.write(move |conn| {
-            let Filing {
-                blob,
-                size,
-                summary,
-                accounts,
-                folder,
-            } = filing;
-            let mut stored = Vec::with_capacity(accounts.len());
-            for address in &accounts {
-                let account = require_account(conn, address)?;
-                let mailbox = mailbox_id(conn, account.id.0, folder)?;
-                let uid = next_uid(conn, mailbox)?;
-                conn.prepare_cached(
-                    "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
-                    account.id.0,
-                    mailbox,
-                    uid,
-                    blob.0,
-                    size as i64,
-                    summary.from,
-                    summary.to,
-                    summary.subject,
-                    summary.date,
-                    at.0
-                ])?;
-                let id = MessageId(conn.last_insert_rowid());
-                conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
-                    .execute(params![size as i64, account.id.0])?;
-                insert_event(
-                    conn,
-                    EventKind::MessageDelivered,
-                    at,
-                    &actor,
-                    Some(address.as_str()),
-                    detail([("id", id.to_string()), ("folder", folder.to_string()), ("blob", blob.0.clone())]),
-                )?;
-                stored.push(MessageMeta {
-                    id,
-                    account: address.clone(),
-                    folder,
-                    uid: uid as u32,
-                    blob: blob.clone(),
-                    size,
-                    from: summary.from.clone(),
-                    to: summary.to.clone(),
-                    subject: summary.subject.clone(),
-                    date: summary.date.clone(),
-                    received_at: at,
-                    flags: Vec::new(),
-                    deleted_at: None,
-                    recoverable_until: None,
-                });
-            }
-            Ok(stored)
-        })
-        .await
+        self.write(move |conn| file_messages(conn, &filing, at, &actor))
+            .await
     }
 
     async fn list_messages(
@@ -935,12 +899,7 @@ impl MetaStore for SqliteMetaStore {
                 )?;
             }
             for msg in &expired {
-                let still_used: bool = conn.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)",
-                    [&msg.blob.0],
-                    |r| r.get(0),
-                )?;
-                if !still_used && !orphaned.contains(&msg.blob) {
+                if !blob_in_use(conn, &msg.blob.0)? && !orphaned.contains(&msg.blob) {
                     orphaned.push(msg.blob.clone());
                 }
             }
@@ -949,14 +908,151 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn quarantine(
+        &self,
+        item: &NewQuarantine,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError> {
+        let (item, actor) = (item.clone(), actor.to_string());
+        self.write(move |conn| {
+            let recipients = serde_json::to_string(&item.recipients)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let direction = match item.direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+            };
+            conn.execute(
+                "INSERT INTO quarantine(received_at, direction, blob, size, mail_from, recipients, from_addr, subject, score, report, status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held')",
+                params![
+                    at.0,
+                    direction,
+                    item.blob.0,
+                    item.size as i64,
+                    item.mail_from,
+                    recipients,
+                    item.summary.from,
+                    item.summary.subject,
+                    f64::from(item.score),
+                    item.report
+                ],
+            )?;
+            let id = conn.last_insert_rowid();
+            for rcpt in &item.recipients {
+                insert_event(
+                    conn,
+                    EventKind::MessageQuarantined,
+                    at,
+                    &actor,
+                    Some(rcpt.as_str()),
+                    detail([
+                        ("quarantine_id", id.to_string()),
+                        ("score", format!("{:.1}", item.score)),
+                        ("blob", item.blob.0.clone()),
+                    ]),
+                )?;
+            }
+            quarantine_by_id(conn, id)?
+                .ok_or_else(|| StoreError::Backend("quarantine row vanished".into()))
+        })
+        .await
+    }
+
+    async fn list_quarantine(
+        &self,
+        status: Option<QuarantineStatus>,
+    ) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {QUARANTINE_COLUMNS} FROM quarantine WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC"
+            ))?;
+            let rows = stmt.query_map([status.map(|s| s.as_str())], row_to_quarantine)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn quarantine_entry(&self, id: i64) -> Result<Option<QuarantineEntry>, StoreError> {
+        self.read(move |conn| quarantine_by_id(conn, id)).await
+    }
+
+    async fn release_quarantined(
+        &self,
+        id: i64,
+        folder: Folder,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(QuarantineEntry, Vec<MessageMeta>), StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let entry = decide_quarantine(conn, id, QuarantineStatus::Released, at, &actor)?;
+            // Recipients whose account has gone since are skipped, not fatal.
+            let mut accounts = Vec::new();
+            for rcpt in &entry.recipients {
+                if account_by_address(conn, rcpt.as_str())?.is_some() {
+                    accounts.push(rcpt.clone());
+                }
+            }
+            let filing = Filing {
+                blob: entry.blob.clone(),
+                size: entry.size,
+                summary: crate::MessageSummary {
+                    from: entry.from.clone(),
+                    subject: entry.subject.clone(),
+                    ..Default::default()
+                },
+                accounts,
+                folder,
+            };
+            let delivered = file_messages(conn, &filing, at, &actor)?;
+            for rcpt in &entry.recipients {
+                insert_event(
+                    conn,
+                    EventKind::QuarantineReleased,
+                    at,
+                    &actor,
+                    Some(rcpt.as_str()),
+                    detail([
+                        ("quarantine_id", id.to_string()),
+                        ("folder", folder.to_string()),
+                    ]),
+                )?;
+            }
+            Ok((entry, delivered))
+        })
+        .await
+    }
+
+    async fn delete_quarantined(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<QuarantineEntry, StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| {
+            let entry = decide_quarantine(conn, id, QuarantineStatus::Deleted, at, &actor)?;
+            for rcpt in &entry.recipients {
+                insert_event(
+                    conn,
+                    EventKind::QuarantineDeleted,
+                    at,
+                    &actor,
+                    Some(rcpt.as_str()),
+                    detail([("quarantine_id", id.to_string())]),
+                )?;
+            }
+            Ok(entry)
+        })
+        .await
+    }
+
     async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError> {
         self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)")?;
             let mut orphans = Vec::new();
             for blob in candidates {
-                let used: bool = stmt.query_row([&blob.0], |r| r.get(0))?;
-                if !used {
+                if !blob_in_use(conn, &blob.0)? {
                     orphans.push(blob);
                 }
             }
@@ -1016,6 +1112,153 @@ impl MetaStore for SqliteMetaStore {
         })
         .await
     }
+}
+
+/// Inserts one mailbox entry per account of `filing`, with quota and events.
+fn file_messages(
+    conn: &Connection,
+    filing: &Filing,
+    at: Timestamp,
+    actor: &str,
+) -> Result<Vec<MessageMeta>, StoreError> {
+    let Filing {
+        blob,
+        size,
+        summary,
+        accounts,
+        folder,
+    } = filing;
+    let (size, folder) = (*size, *folder);
+    let mut stored = Vec::with_capacity(accounts.len());
+    for address in accounts {
+        let account = require_account(conn, address)?;
+        let mailbox = mailbox_id(conn, account.id.0, folder)?;
+        let uid = next_uid(conn, mailbox)?;
+        conn.prepare_cached(
+            "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            account.id.0,
+            mailbox,
+            uid,
+            blob.0,
+            size as i64,
+            summary.from,
+            summary.to,
+            summary.subject,
+            summary.date,
+            at.0
+        ])?;
+        let id = MessageId(conn.last_insert_rowid());
+        conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
+            .execute(params![size as i64, account.id.0])?;
+        insert_event(
+            conn,
+            EventKind::MessageDelivered,
+            at,
+            actor,
+            Some(address.as_str()),
+            detail([
+                ("id", id.to_string()),
+                ("folder", folder.to_string()),
+                ("blob", blob.0.clone()),
+            ]),
+        )?;
+        stored.push(MessageMeta {
+            id,
+            account: address.clone(),
+            folder,
+            uid: uid as u32,
+            blob: blob.clone(),
+            size,
+            from: summary.from.clone(),
+            to: summary.to.clone(),
+            subject: summary.subject.clone(),
+            date: summary.date.clone(),
+            received_at: at,
+            flags: Vec::new(),
+            deleted_at: None,
+            recoverable_until: None,
+        });
+    }
+    Ok(stored)
+}
+
+/// Whether any message row, or any quarantine entry still held, needs the blob.
+fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
+             OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held')",
+        )?
+        .query_row([blob], |r| r.get(0))?)
+}
+
+const QUARANTINE_COLUMNS: &str = "id, received_at, direction, blob, size, mail_from, recipients, \
+     from_addr, subject, score, report, status, decided_at, decided_by";
+
+fn row_to_quarantine(r: &Row<'_>) -> rusqlite::Result<QuarantineEntry> {
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let direction: String = r.get(2)?;
+    let recipients: String = r.get(6)?;
+    let status: String = r.get(11)?;
+    Ok(QuarantineEntry {
+        id: r.get(0)?,
+        received_at: Timestamp(r.get(1)?),
+        direction: direction.parse().map_err(|e: String| bad(2, e))?,
+        blob: BlobId(r.get(3)?),
+        size: r.get::<_, i64>(4)? as u64,
+        mail_from: r.get(5)?,
+        recipients: serde_json::from_str(&recipients).map_err(|e| bad(6, e.to_string()))?,
+        from: r.get(7)?,
+        subject: r.get(8)?,
+        score: r.get::<_, f64>(9)? as f32,
+        report: r.get(10)?,
+        status: QuarantineStatus::parse(&status).ok_or_else(|| bad(11, status.clone()))?,
+        decided_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        decided_by: r.get(13)?,
+    })
+}
+
+fn quarantine_by_id(conn: &Connection, id: i64) -> Result<Option<QuarantineEntry>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?1"),
+            [id],
+            row_to_quarantine,
+        )
+        .optional()?)
+}
+
+/// Moves a held entry to `status`; anything else is a conflict (a decision is final).
+fn decide_quarantine(
+    conn: &Connection,
+    id: i64,
+    status: QuarantineStatus,
+    at: Timestamp,
+    actor: &str,
+) -> Result<QuarantineEntry, StoreError> {
+    let entry = quarantine_by_id(conn, id)?
+        .ok_or_else(|| StoreError::NotFound(format!("quarantined message {id}")))?;
+    if entry.status != QuarantineStatus::Held {
+        return Err(StoreError::Conflict(format!(
+            "quarantined message {id} was already {}",
+            entry.status.as_str()
+        )));
+    }
+    conn.execute(
+        "UPDATE quarantine SET status = ?1, decided_at = ?2, decided_by = ?3 WHERE id = ?4",
+        params![status.as_str(), at.0, actor, id],
+    )?;
+    Ok(QuarantineEntry {
+        status,
+        decided_at: Some(at),
+        decided_by: Some(actor.to_string()),
+        ..entry
+    })
 }
 
 fn alias_targets(conn: &Connection, alias: &EmailAddress) -> Result<Vec<EmailAddress>, StoreError> {

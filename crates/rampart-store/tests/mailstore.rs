@@ -492,3 +492,136 @@ async fn purge_sweeps_blobs_whose_delivery_never_committed_once_a_day_old() {
         "referenced blobs are never orphans"
     );
 }
+
+#[tokio::test]
+async fn releases_a_quarantined_message_byte_identical_into_the_inbox_once() {
+    use rampart_model::{Direction, QuarantineStatus};
+    let f = fixture().await;
+    let rcpts = [addr("alice@example.com"), addr("bob@example.com")];
+    let held = f
+        .store
+        .quarantine(
+            message("suspicious"),
+            &rcpts,
+            Direction::Inbound,
+            "x@evil.test",
+            14.5,
+            "{\"findings\":[]}".into(),
+            "smtp",
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.status, QuarantineStatus::Held);
+    assert!(
+        f.store.list(&rcpts[0], None).await.unwrap().is_empty(),
+        "not in the mailbox while held"
+    );
+    let listed = f
+        .store
+        .meta()
+        .list_quarantine(Some(QuarantineStatus::Held))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].subject, "suspicious");
+    assert_eq!(listed[0].recipients, rcpts.to_vec());
+    assert_eq!(listed[0].report, "{\"findings\":[]}");
+    assert_eq!(
+        f.store.quarantined_raw(held.id).await.unwrap(),
+        message("suspicious").raw
+    );
+
+    let (released, delivered) = f.store.release(held.id, "cli:admin").await.unwrap();
+    assert_eq!(released.status, QuarantineStatus::Released);
+    assert_eq!(released.decided_by.as_deref(), Some("cli:admin"));
+    assert_eq!(delivered.len(), 2);
+    for (rcpt, meta) in rcpts.iter().zip(&delivered) {
+        assert_eq!(meta.folder, Folder::Inbox);
+        assert_eq!(
+            f.store.raw(rcpt, meta.id).await.unwrap(),
+            message("suspicious").raw
+        );
+    }
+    assert!(matches!(
+        f.store.release(held.id, "cli:admin").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        f.store.delete_quarantined(held.id, "cli:admin").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let kinds: Vec<EventKind> = f
+        .store
+        .meta()
+        .list_events(&EventFilter {
+            subject: Some("bob@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        &kinds[..3],
+        &[
+            EventKind::QuarantineReleased,
+            EventKind::MessageDelivered,
+            EventKind::MessageQuarantined
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_held_message_keeps_its_blob_until_deleted_from_quarantine() {
+    use rampart_model::Direction;
+    let f = fixture().await;
+    let rcpts = [addr("alice@example.com")];
+    let held = f
+        .store
+        .quarantine(
+            message("held"),
+            &rcpts,
+            Direction::Inbound,
+            "",
+            13.0,
+            "{}".into(),
+            "smtp",
+        )
+        .await
+        .unwrap();
+    let path = f
+        .path
+        .join("blobs")
+        .join(&held.blob.0[..2])
+        .join(&held.blob.0);
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    let now = Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    f.clock.set(now);
+    assert_eq!(
+        f.store.purge("purge-job").await.unwrap().orphans,
+        0,
+        "held: still needed"
+    );
+    f.store
+        .delete_quarantined(held.id, "cli:admin")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.purge("purge-job").await.unwrap().orphans,
+        1,
+        "deleted: swept"
+    );
+    assert!(!path.exists());
+}

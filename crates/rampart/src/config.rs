@@ -123,6 +123,63 @@ deleted_days = 7
 # How often `rampart serve` runs the purge job, in seconds.
 purge_interval_secs = 3600
 
+[scan]
+# The content pipeline on inbound mail: sender authentication, phishing and impersonation,
+# dangerous attachments, antivirus. Each check reports findings with scores; [scan.policy] decides.
+enabled = true
+# clamd socket: a path ("/run/clamav/clamd.ctl") or "host:port". Empty: no clamd (the built-in
+# hash signatures still run). Keep signatures fresh with freshclam (see the README).
+clamd = ""
+# If clamd is configured but unreachable: false lets mail through with a finding, true quarantines.
+clamd_fail_closed = false
+# Extra SHA-256 signatures, one "sha256 name" per line.
+# hash_signatures = "/etc/rampart/hashes.txt"
+# URL, domain and IP blocklists, one entry per line; reloaded when the files change.
+blocklists = []
+# Brand domains to protect from lookalikes, besides your own domains and a built-in list.
+brands = []
+# Display names outsiders impersonate (executives, finance); account names are protected too.
+vips = []
+
+[scan.dns]
+# SPF, DKIM, DMARC and ARC checks.
+enabled = true
+# Resolvers as "ip:port"; empty uses /etc/resolv.conf.
+nameservers = []
+timeout_ms = 3000
+
+[scan.policy]
+# Total score at which each action starts, for inbound mail.
+tag_score = 3.0
+junk_score = 6.0
+quarantine_score = 12.0
+reject_score = 20.0
+# Outbound mail: hold for verification, or block.
+hold_score = 8.0
+block_score = 20.0
+# Prepended to the Subject of tagged and junked mail ("" for none), e.g. "[SPAM] ".
+subject_prefix = ""
+
+[scan.policy.actions]
+# Findings (an exact name, or a family such as "file") that force at least this action:
+# accept, tag, junk, quarantine, hold or reject.
+"auth.dmarc_quarantine" = "junk"
+"auth.dmarc_reject" = "reject"
+"av.unavailable_fail_closed" = "quarantine"
+"av.virus" = "reject"
+"content.gtube" = "reject"
+"file.archive_bomb" = "quarantine"
+"file.chm" = "quarantine"
+"file.disk_image" = "quarantine"
+"file.executable" = "quarantine"
+"file.hta" = "quarantine"
+"file.html_smuggling" = "quarantine"
+"file.macro" = "quarantine"
+"file.msi" = "quarantine"
+"file.script" = "quarantine"
+"file.shortcut" = "quarantine"
+"url.blocklisted" = "reject"
+
 [log]
 # "text" for people, "json" for log pipelines.
 format = "text"
