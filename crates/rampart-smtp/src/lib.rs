@@ -18,6 +18,7 @@
 //!     limits: Default::default(),
 //!     store,
 //!     tls: None,
+//!     scanner: None,
 //!     shutdown: shutdown.clone(),
 //! };
 //! let server = SmtpServer::bind("127.0.0.1:2525", ctx).await?;

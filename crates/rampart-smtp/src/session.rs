@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rampart_model::config::SmtpConfig;
-use rampart_model::{EmailAddress, Folder};
+use rampart_model::{Action, Direction, EmailAddress, EventKind, Folder};
+use rampart_scan::{Envelope, ScanReport, Scanner};
 use rampart_store::{Mailstore, NewMessage, Recipient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
@@ -23,6 +24,8 @@ pub struct SessionContext {
     pub limits: SmtpConfig,
     pub store: Mailstore,
     pub tls: Option<TlsAcceptor>,
+    /// The content pipeline; `None` delivers unscanned.
+    pub scanner: Option<Arc<Scanner>>,
     /// Flips to `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -546,8 +549,51 @@ impl Session {
             now,
         );
         let summary = summarize(&body);
+        let from = tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default();
+        let mut folder = Folder::Inbox;
+        let mut raw = match self.ctx.scanner.clone() {
+            None => body,
+            Some(scanner) => {
+                let envelope = Envelope {
+                    direction: Direction::Inbound,
+                    peer_ip: Some(self.peer.ip()),
+                    helo: self.helo.clone().unwrap_or_default(),
+                    mail_from: from.clone(),
+                    recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
+                    authenticated: None,
+                };
+                let report = scanner.scan(&body, &envelope).await;
+                tracing::info!(
+                    peer = %self.peer,
+                    queue_id = %id,
+                    action = %report.action,
+                    score = report.score,
+                    findings = ?report.findings.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+                    elapsed_ms = report.elapsed_ms,
+                    "scanned"
+                );
+                match report.action {
+                    Action::Reject | Action::Hold => {
+                        self.reject(&id, &from, &tx.accounts, &report).await;
+                        return;
+                    }
+                    Action::Quarantine => {
+                        let mut raw = body;
+                        raw.splice(0..0, header.into_bytes());
+                        let message = NewMessage {
+                            raw: Bytes::from(raw),
+                            summary,
+                        };
+                        self.hold(&id, &from, &tx.accounts, &report, message).await;
+                        return;
+                    }
+                    Action::Junk => folder = Folder::Junk,
+                    Action::Accept | Action::Tag => {}
+                }
+                scanner.apply(&report, &body)
+            }
+        };
         // Prepend in place: a 50 MB message must not be held twice.
-        let mut raw = body;
         raw.splice(0..0, header.into_bytes());
         let message = NewMessage {
             raw: Bytes::from(raw),
@@ -556,15 +602,16 @@ impl Session {
         match self
             .ctx
             .store
-            .deliver(message, &tx.accounts, Folder::Inbox, "smtp")
+            .deliver(message, &tx.accounts, folder, "smtp")
             .await
         {
             Ok(stored) => {
                 tracing::info!(
                     peer = %self.peer,
                     queue_id = %id,
-                    from = %tx.from.as_ref().map(|a| a.as_str()).unwrap_or("<>"),
+                    from = %if from.is_empty() { "<>" } else { from.as_str() },
                     recipients = stored.len(),
+                    %folder,
                     size = stored.first().map(|m| m.size).unwrap_or(0),
                     "message accepted"
                 );
@@ -572,6 +619,85 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "could not store message");
+                self.reply("451 4.3.0 Error: could not store the message, try again later");
+            }
+        }
+    }
+
+    /// Refuses the message in-session: the sender's server keeps it and bounces, nothing is stored.
+    async fn reject(
+        &mut self,
+        id: &str,
+        from: &str,
+        accounts: &[EmailAddress],
+        report: &ScanReport,
+    ) {
+        let top: Vec<&str> = {
+            let mut f: Vec<_> = report.findings.iter().collect();
+            f.sort_by(|a, b| b.score.total_cmp(&a.score));
+            f.iter().take(3).map(|f| f.name.as_str()).collect()
+        };
+        let virus = report.findings.iter().any(|f| f.name == "av.virus");
+        let detail = [
+            ("queue_id".to_string(), id.to_string()),
+            ("from".to_string(), from.to_string()),
+            ("peer".to_string(), self.peer.ip().to_string()),
+            ("score".to_string(), format!("{:.1}", report.score)),
+            ("findings".to_string(), top.join(",")),
+        ]
+        .into_iter()
+        .collect();
+        let subject = accounts.first().map(|a| a.as_str());
+        let now = self.ctx.store.now();
+        if let Err(e) = self
+            .ctx
+            .store
+            .meta()
+            .record_event(EventKind::MessageRejected, now, "smtp", subject, detail)
+            .await
+        {
+            tracing::error!(error = %e, "could not record the rejection");
+        }
+        self.reply(&if virus {
+            format!("554 5.7.1 Error: message rejected: virus found ({id})")
+        } else {
+            format!(
+                "550 5.7.1 Error: message rejected by content policy: {} ({id})",
+                top.join(", ")
+            )
+        });
+    }
+
+    /// Accepts the message into quarantine: `250`, because it is durably held (an admin decides).
+    async fn hold(
+        &mut self,
+        id: &str,
+        from: &str,
+        accounts: &[EmailAddress],
+        report: &ScanReport,
+        message: NewMessage,
+    ) {
+        let report_json = serde_json::to_string(report).unwrap_or_else(|_| "{}".into());
+        match self
+            .ctx
+            .store
+            .quarantine(
+                message,
+                accounts,
+                Direction::Inbound,
+                from,
+                report.score,
+                report_json,
+                "smtp",
+            )
+            .await
+        {
+            Ok(entry) => {
+                tracing::info!(peer = %self.peer, queue_id = %id, quarantine_id = entry.id, "message quarantined");
+                self.reply(&format!("250 2.0.0 Ok: queued as {id}"));
+            }
+            Err(e) => {
+                tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "could not quarantine message");
                 self.reply("451 4.3.0 Error: could not store the message, try again later");
             }
         }

@@ -39,6 +39,10 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
 }
 
 async fn start(limits: SmtpConfig) -> Server {
+    start_with(limits, None).await
+}
+
+async fn start_with(limits: SmtpConfig, scanner: Option<Arc<rampart_scan::Scanner>>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Mailstore::open_embedded(dir.path(), Arc::new(SystemClock), 7).unwrap();
     let meta = store.meta();
@@ -81,6 +85,7 @@ async fn start(limits: SmtpConfig) -> Server {
         limits,
         store: store.clone(),
         tls: Some(tls_acceptor()),
+        scanner,
         shutdown: shutdown.clone(),
     };
     let server = SmtpServer::bind("127.0.0.1:0", ctx).await.unwrap();
@@ -633,4 +638,123 @@ async fn finishes_the_transaction_in_flight_on_shutdown() {
         .unwrap();
     assert!(TcpStream::connect(s.addr).await.is_err(), "listener closed");
     assert_eq!(inbox(&s, "alice@example.com").await.len(), 1);
+}
+
+async fn scanning_server(actions: &[(&str, rampart_model::Action)]) -> Server {
+    let mut config = rampart_model::config::ScanConfig::default();
+    config.dns.enabled = false;
+    for (name, action) in actions {
+        config.policy.actions.insert(name.to_string(), *action);
+    }
+    let org = rampart_scan::OrgDirectory {
+        local_domains: vec!["example.com".into()],
+        people: vec!["Alice Chen".into()],
+    };
+    let scanner = rampart_scan::Scanner::new(&config, "mx.test", org).unwrap();
+    start_with(SmtpConfig::default(), Some(Arc::new(scanner))).await
+}
+
+async fn send(c: &mut Client<TcpStream>, body: &str) -> (u16, String) {
+    c.cmd("MAIL FROM:<sender@outside.test>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    assert_eq!(c.cmd("DATA").await.0, 354);
+    c.send(body.as_bytes()).await;
+    c.cmd(".").await
+}
+
+#[tokio::test]
+async fn rejects_gtube_in_session_and_records_why() {
+    let s = scanning_server(&[]).await;
+    let mut c = greeted(&s).await;
+    let gtube = "Subject: test\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n";
+    let (code, text) = send(&mut c, gtube).await;
+    assert_eq!(code, 550, "{text}");
+    assert!(
+        text.contains("5.7.1") && text.contains("content.gtube"),
+        "{text}"
+    );
+    assert!(inbox(&s, "alice@example.com").await.is_empty());
+    let events = s
+        .store
+        .meta()
+        .list_events(&rampart_store::EventFilter {
+            kind: Some(rampart_model::EventKind::MessageRejected),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].detail.get("findings").map(String::as_str),
+        Some("content.gtube")
+    );
+    assert_eq!(c.cmd("NOOP").await.0, 250, "the session goes on");
+}
+
+#[tokio::test]
+async fn files_impersonation_in_junk_with_verdict_headers_and_drops_forged_ones() {
+    let s = scanning_server(&[]).await;
+    let mut c = greeted(&s).await;
+    let body = "From: \"Alice Chen\" <alice.chen.ceo@gmail.com>\r\nX-Rampart-Verdict: accept; score=-50\r\nSubject: wire\r\n\r\nplease wire today\r\n";
+    assert_eq!(send(&mut c, body).await.0, 250);
+    let alice = addr("alice@example.com");
+    let junk = s
+        .store
+        .list(&alice, Some(rampart_model::Folder::Junk))
+        .await
+        .unwrap();
+    assert_eq!(junk.len(), 1, "impersonation scores into Junk");
+    let raw = s.store.raw(&alice, junk[0].id).await.unwrap();
+    let text = std::str::from_utf8(&raw).unwrap();
+    assert!(text.starts_with("Received: "), "{text}");
+    assert!(
+        text.contains("\r\nX-Rampart-Verdict: junk; score=6.0\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("X-Rampart-Findings: phish.display_name_impersonation(6.0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Authentication-Results: mx.test; none"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("score=-50"),
+        "forged verdict removed: {text}"
+    );
+    assert!(text.ends_with("Subject: wire\r\n\r\nplease wire today\r\n"));
+}
+
+#[tokio::test]
+async fn quarantines_what_policy_says_and_releases_it_byte_identical() {
+    let s = scanning_server(&[(
+        "phish.display_name_impersonation",
+        rampart_model::Action::Quarantine,
+    )])
+    .await;
+    let mut c = greeted(&s).await;
+    let body = "From: Alice Chen <ceo@gmail.com>\r\nSubject: gift cards\r\n\r\nbuy 10\r\n";
+    assert_eq!(
+        send(&mut c, body).await.0,
+        250,
+        "held durably: the sender must not retry"
+    );
+    assert!(inbox(&s, "alice@example.com").await.is_empty());
+    let held = s
+        .store
+        .meta()
+        .list_quarantine(Some(rampart_model::QuarantineStatus::Held))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0].report.contains("phish.display_name_impersonation"),
+        "{}",
+        held[0].report
+    );
+    let original = s.store.quarantined_raw(held[0].id).await.unwrap();
+    assert!(original.ends_with(body.as_bytes()));
+    s.store.release(held[0].id, "test").await.unwrap();
+    assert_eq!(inbox(&s, "alice@example.com").await, vec![original]);
 }

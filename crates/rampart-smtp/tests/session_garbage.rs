@@ -73,6 +73,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         },
         store,
         tls: Some(tls_acceptor()),
+        scanner: None,
         shutdown,
     };
     Fixture {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use rampart_model::{
     Account, EmailAddress, Event, EventKind, Folder, MessageId, MessageMeta, NewAccount,
-    SystemClock,
+    QuarantineEntry, QuarantineStatus, SystemClock,
 };
 use rampart_store::{EventFilter, Mailstore};
 use serde::Serialize;
@@ -102,6 +102,25 @@ pub enum MailCmd {
 }
 
 #[derive(Subcommand)]
+pub enum QuarantineCmd {
+    /// Newest first; held messages only unless --all.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// The entry with its scan report; --raw prints the message bytes instead.
+    Show {
+        id: i64,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Deliver the original message to its recipients' inboxes.
+    Release { id: i64 },
+    /// Drop the message; the decision is recorded.
+    Delete { id: i64 },
+}
+
+#[derive(Subcommand)]
 pub enum EventsCmd {
     /// Newest first.
     List {
@@ -148,6 +167,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Cmd::User(cmd) => user(cli, &store, cmd).await,
             Cmd::Alias(cmd) => alias(cli, &store, cmd).await,
             Cmd::Mail(cmd) => mail(cli, &store, cmd).await,
+            Cmd::Quarantine(cmd) => quarantine(cli, &store, cmd).await,
             Cmd::Events(cmd) => events(cli, &store, cmd).await,
             _ => unreachable!("dispatched in main"),
         }
@@ -531,6 +551,122 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
                 report.orphans
             );
             done(cli, &report, &text)
+        }
+    }
+}
+
+/// A quarantine entry as the CLI shows it (the report inlined as JSON, not a string).
+#[derive(Serialize)]
+struct QuarantineView<'a> {
+    id: i64,
+    status: &'static str,
+    received_at: String,
+    direction: rampart_model::Direction,
+    mail_from: &'a str,
+    recipients: &'a [EmailAddress],
+    from: &'a str,
+    subject: &'a str,
+    size: u64,
+    score: f32,
+    report: serde_json::Value,
+    decided_at: Option<String>,
+    decided_by: Option<&'a str>,
+}
+
+impl<'a> From<&'a QuarantineEntry> for QuarantineView<'a> {
+    fn from(q: &'a QuarantineEntry) -> Self {
+        QuarantineView {
+            id: q.id,
+            status: q.status.as_str(),
+            received_at: rfc3339(q.received_at),
+            direction: q.direction,
+            mail_from: &q.mail_from,
+            recipients: &q.recipients,
+            from: &q.from,
+            subject: &q.subject,
+            size: q.size,
+            score: q.score,
+            report: serde_json::from_str(&q.report).unwrap_or(serde_json::Value::Null),
+            decided_at: q.decided_at.map(rfc3339),
+            decided_by: q.decided_by.as_deref(),
+        }
+    }
+}
+
+async fn quarantine(cli: &Cli, store: &Mailstore, cmd: &QuarantineCmd) -> anyhow::Result<()> {
+    let actor = actor();
+    match cmd {
+        QuarantineCmd::List { all } => {
+            let status = (!all).then_some(QuarantineStatus::Held);
+            let entries = store.meta().list_quarantine(status).await?;
+            if cli.json {
+                return json(&entries.iter().map(QuarantineView::from).collect::<Vec<_>>());
+            }
+            let rows: Vec<_> = entries
+                .iter()
+                .map(|q| {
+                    let findings = serde_json::from_str::<serde_json::Value>(&q.report)
+                        .ok()
+                        .and_then(|r| {
+                            r.get("findings")?.as_array().map(|a| {
+                                a.iter()
+                                    .filter_map(|f| f.get("name")?.as_str().map(str::to_string))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                        })
+                        .unwrap_or_default();
+                    vec![
+                        q.id.to_string(),
+                        q.status.as_str().into(),
+                        rfc3339(q.received_at),
+                        q.from.clone(),
+                        q.subject.clone(),
+                        format!("{:.1}", q.score),
+                        findings,
+                    ]
+                })
+                .collect();
+            table(
+                &[
+                    "ID", "STATUS", "RECEIVED", "FROM", "SUBJECT", "SCORE", "FINDINGS",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        QuarantineCmd::Show { id, raw } => {
+            if *raw {
+                use std::io::Write;
+                std::io::stdout().write_all(&store.quarantined_raw(*id).await?)?;
+                return Ok(());
+            }
+            let entry = store.meta().quarantine_entry(*id).await?.ok_or_else(|| {
+                anyhow::anyhow!("no quarantined message {id} (see `rampart quarantine list --all`)")
+            })?;
+            let view = QuarantineView::from(&entry);
+            if cli.json {
+                return json(&view);
+            }
+            println!("{}", serde_json::to_string_pretty(&view)?);
+            Ok(())
+        }
+        QuarantineCmd::Release { id } => {
+            let (entry, delivered) = store.release(*id, &actor).await?;
+            let to: Vec<_> = delivered.iter().map(|m| m.account.to_string()).collect();
+            done(
+                cli,
+                &QuarantineView::from(&entry),
+                &format!("released message {id} to {}", to.join(", ")),
+            )
+        }
+        QuarantineCmd::Delete { id } => {
+            let entry = store.delete_quarantined(*id, &actor).await?;
+            done(
+                cli,
+                &QuarantineView::from(&entry),
+                &format!("quarantined message {id} deleted"),
+            )
         }
     }
 }

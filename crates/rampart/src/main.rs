@@ -3,7 +3,9 @@
 
 mod admin;
 mod config;
+mod corpus;
 mod output;
+mod scan_cmd;
 mod serve;
 mod tls;
 
@@ -57,9 +59,18 @@ enum Cmd {
     /// Messages in a mailbox: list, delete, recover, purge.
     #[command(subcommand)]
     Mail(admin::MailCmd),
-    /// The event log (admin actions, deliveries, deletes, restores, purges).
+    /// Messages held by policy: list, inspect, release to the mailbox, delete.
+    #[command(subcommand)]
+    Quarantine(admin::QuarantineCmd),
+    /// The event log (admin actions, deliveries, deletes, restores, purges, quarantine).
     #[command(subcommand)]
     Events(admin::EventsCmd),
+    /// Run the content pipeline on a message file or a labelled corpus, offline.
+    /// Exit status: 0 clean, 1 spam/junk, 2 quarantine/reject, 3 error.
+    Scan(scan_cmd::ScanArgs),
+    /// Measure detection quality on labelled corpora.
+    #[command(subcommand)]
+    Eval(scan_cmd::EvalCmd),
     /// Load generators that measure any mail server.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -69,6 +80,9 @@ enum Cmd {
 enum BenchCmd {
     /// SMTP delivery throughput and per-message latency against HOST:PORT.
     Smtp(rampart_bench::SmtpBenchArgs),
+    /// Content pipeline throughput on one core (no DNS, no clamd), or peak memory on one large
+    /// message.
+    Scan(scan_cmd::BenchScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,9 +91,20 @@ fn main() -> ExitCode {
         Cmd::Serve => serve::run(&cli),
         Cmd::Config(cmd) => config::run(&cli, cmd),
         Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
-        Cmd::Domain(_) | Cmd::User(_) | Cmd::Alias(_) | Cmd::Mail(_) | Cmd::Events(_) => {
-            admin::run(&cli)
+        Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
+        Cmd::Eval(scan_cmd::EvalCmd::Phish(args)) => scan_cmd::eval_phish(&cli, args),
+        Cmd::Scan(args) => {
+            return scan_cmd::scan(&cli, args).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::from(3)
+            })
         }
+        Cmd::Domain(_)
+        | Cmd::User(_)
+        | Cmd::Alias(_)
+        | Cmd::Mail(_)
+        | Cmd::Quarantine(_)
+        | Cmd::Events(_) => admin::run(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

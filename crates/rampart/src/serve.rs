@@ -2,7 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rampart_model::config::ScanConfig;
 use rampart_model::{Config, SystemClock};
+use rampart_scan::{OrgDirectory, Scanner};
 use rampart_smtp::{SessionContext, SmtpServer};
 use rampart_store::Mailstore;
 use tokio::sync::watch;
@@ -52,6 +54,24 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
     let tls = crate::tls::server_config(&config, &cli.data)?;
     let (stop, shutdown) = watch::channel(false);
+    let scanner = if config.scan.enabled {
+        let org = org_directory(&store, &config.scan).await?;
+        let scanner = Arc::new(
+            Scanner::new(&config.scan, &config.hostname, org)
+                .context("cannot set up the content pipeline")?,
+        );
+        tracing::info!(checks = ?scanner.check_names(), "content pipeline ready");
+        tokio::spawn(refresh_org(
+            store.clone(),
+            config.scan.clone(),
+            Arc::clone(&scanner),
+            shutdown.clone(),
+        ));
+        Some(scanner)
+    } else {
+        tracing::warn!("content scanning is disabled ([scan] enabled = false)");
+        None
+    };
 
     let smtp = SmtpServer::bind(
         &config.smtp.listen,
@@ -60,6 +80,7 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
             limits: config.smtp.clone(),
             store: store.clone(),
             tls: Some(tokio_rustls::TlsAcceptor::from(tls)),
+            scanner,
             shutdown: shutdown.clone(),
         },
     )
@@ -95,6 +116,48 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = int.recv() => {}
     }
     Ok(())
+}
+
+/// Local domains, account display names and configured VIPs, for the impersonation checks.
+pub async fn org_directory(store: &Mailstore, scan: &ScanConfig) -> anyhow::Result<OrgDirectory> {
+    let local_domains = store
+        .meta()
+        .list_domains()
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    let mut people: Vec<String> = store
+        .meta()
+        .list_accounts(None)
+        .await?
+        .into_iter()
+        .filter_map(|a| a.name)
+        .collect();
+    people.extend(scan.vips.iter().cloned());
+    Ok(OrgDirectory {
+        local_domains,
+        people,
+    })
+}
+
+/// Accounts and domains change while serving; the impersonation checks follow within a minute.
+async fn refresh_org(
+    store: Mailstore,
+    scan: ScanConfig,
+    scanner: Arc<Scanner>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+        match org_directory(&store, &scan).await {
+            Ok(org) => scanner.set_org(org),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh the organisation directory"),
+        }
+    }
 }
 
 /// Removes messages whose recovery window has passed, on a timer.

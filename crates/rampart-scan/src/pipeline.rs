@@ -1,0 +1,186 @@
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rampart_model::config::ScanConfig;
+use rampart_model::{Action, Direction, Finding};
+use serde::Serialize;
+
+use crate::{Mail, Policy};
+
+/// What the SMTP layer knows about a message besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub direction: Direction,
+    pub peer_ip: Option<IpAddr>,
+    pub helo: String,
+    /// Envelope sender; empty for the null sender `<>`.
+    pub mail_from: String,
+    pub recipients: Vec<String>,
+    /// The authenticated submitter, for outbound mail.
+    pub authenticated: Option<String>,
+}
+
+impl Envelope {
+    pub fn new(direction: Direction) -> Self {
+        Envelope {
+            direction,
+            ..Default::default()
+        }
+    }
+}
+
+/// Who the organisation is: its domains and the people outsiders might impersonate.
+#[derive(Debug, Clone, Default)]
+pub struct OrgDirectory {
+    pub local_domains: Vec<String>,
+    /// Display names of accounts and configured VIPs.
+    pub people: Vec<String>,
+}
+
+impl OrgDirectory {
+    pub fn is_local(&self, domain: &str) -> bool {
+        self.local_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// What the pipeline concluded about one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub direction: Direction,
+    pub action: Action,
+    /// Sum of the finding scores.
+    pub score: f32,
+    pub findings: Vec<Finding>,
+    /// RFC 8601 header value from sender authentication, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_results: Option<String>,
+    pub elapsed_ms: f64,
+}
+
+impl ScanReport {
+    /// Findings of the named families only (e.g. `["url", "phish"]`), for per-family evaluation.
+    pub fn family_score(&self, families: &[&str]) -> f32 {
+        self.findings
+            .iter()
+            .filter(|f| families.contains(&f.family()))
+            .map(|f| f.score)
+            .sum()
+    }
+}
+
+/// One check of the pipeline. Report what you see as findings; never decide the action.
+#[async_trait]
+pub trait Check: Send + Sync {
+    /// The finding family it reports (`auth`, `url`, `file`, ...), for logs and timings.
+    fn name(&self) -> &'static str;
+
+    /// Whether it runs for mail going this way.
+    fn applies_to(&self, _direction: Direction) -> bool {
+        true
+    }
+
+    async fn run(&self, mail: &Mail<'_>, envelope: &Envelope, out: &mut CheckOutput);
+}
+
+/// Where a check puts what it found.
+#[derive(Debug, Default)]
+pub struct CheckOutput {
+    pub findings: Vec<Finding>,
+    /// Set by sender authentication.
+    pub authentication_results: Option<String>,
+}
+
+impl CheckOutput {
+    pub fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("scan configuration: {0}")]
+    Config(String),
+}
+
+/// The configured pipeline. Cheap to share (`Arc`) across sessions.
+pub struct Scanner {
+    checks: Vec<Box<dyn Check>>,
+    policy: Policy,
+    hostname: String,
+    org: Arc<RwLock<OrgDirectory>>,
+}
+
+impl Scanner {
+    pub fn new(config: &ScanConfig, hostname: &str, org: OrgDirectory) -> Result<Self, ScanError> {
+        let org = Arc::new(RwLock::new(org));
+        let checks = crate::checks::builtin(config, hostname, &org)?;
+        Ok(Scanner {
+            checks,
+            policy: Policy::new(config.policy.clone()),
+            hostname: hostname.to_string(),
+            org,
+        })
+    }
+
+    /// Replaces the organisation directory (accounts and domains change while serving).
+    pub fn set_org(&self, org: OrgDirectory) {
+        if let Ok(mut guard) = self.org.write() {
+            *guard = org;
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The names of the registered checks, in the order they run.
+    pub fn check_names(&self) -> Vec<&'static str> {
+        self.checks.iter().map(|c| c.name()).collect()
+    }
+
+    pub async fn scan(&self, raw: &[u8], envelope: &Envelope) -> ScanReport {
+        let started = Instant::now();
+        let mail = Mail::parse(raw);
+        let mut out = CheckOutput::default();
+        let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for check in self
+            .checks
+            .iter()
+            .filter(|c| c.applies_to(envelope.direction))
+        {
+            let t = Instant::now();
+            check.run(&mail, envelope, &mut out).await;
+            timings.insert(check.name(), t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let score: f32 = out.findings.iter().map(|f| f.score).sum();
+        let action = self.policy.decide(envelope.direction, score, &out.findings);
+        tracing::debug!(?timings, %action, score, "scanned");
+        ScanReport {
+            direction: envelope.direction,
+            action,
+            score,
+            findings: out.findings,
+            authentication_results: out.authentication_results,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }
+
+    /// The stored form of a scanned message: verdict headers added, forged ones removed.
+    pub fn apply(&self, report: &ScanReport, raw: &[u8]) -> Vec<u8> {
+        crate::apply_verdict(
+            report,
+            raw,
+            &self.hostname,
+            &self.policy.config().subject_prefix,
+        )
+    }
+}
