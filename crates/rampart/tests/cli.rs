@@ -502,3 +502,96 @@ fn an_unknown_event_kind_is_an_error_that_names_it() {
     let stderr = rampart.fails(&["events", "list", "--kind", "domain_exploded"]);
     assert!(stderr.contains("domain_exploded"), "{stderr}");
 }
+
+fn scan(rampart: &Rampart, args: &[&str]) -> (i32, String, String) {
+    let out = rampart.run(&[&["scan"], args].concat());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn scan_exits_0_for_clean_mail_and_2_for_gtube_with_a_json_report() {
+    let rampart = Rampart::with_domain();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clean = write_file(
+        dir.path(),
+        "clean.eml",
+        "From: a@b.test\r\nSubject: lunch\r\n\r\nSee you at noon.\r\n",
+    );
+    let (code, stdout, _) = scan(&rampart, &[&clean, "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    let report = parse_json(&["scan"], &stdout);
+    assert_eq!(report["action"], "accept");
+    assert_eq!(report["findings"], json!([]));
+
+    let gtube = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/av-test/gtube.txt"
+    );
+    let (code, stdout, _) = scan(&rampart, &[gtube, "--json"]);
+    assert_eq!(code, 2, "{stdout}");
+    let report = parse_json(&["scan"], &stdout);
+    assert_eq!(report["action"], "reject");
+    assert_eq!(report["findings"][0]["name"], "content.gtube");
+
+    let (code, stdout, _) = scan(&rampart, &[gtube]);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("verdict  reject") && stdout.contains("content.gtube"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn scan_exits_1_for_junk_and_knows_the_organisations_people() {
+    let rampart = Rampart::with_domain();
+    rampart.ok(&["user", "add", "wei@example.com", "--name", "Wei Li"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bec = write_file(
+        dir.path(),
+        "bec.eml",
+        "From: \"Wei Li\" <wei.li.office@gmail.com>\r\nSubject: urgent\r\n\r\nWire it today.\r\n",
+    );
+    let (code, stdout, _) = scan(&rampart, &[&bec, "--json"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        parse_json(&["scan"], &stdout)["findings"][0]["name"],
+        "phish.display_name_impersonation"
+    );
+}
+
+#[test]
+fn scan_exits_3_with_a_clear_error_for_an_unreadable_file() {
+    let rampart = Rampart::new();
+    let (code, _, stderr) = scan(&rampart, &["/nonexistent/message.eml"]);
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("cannot read /nonexistent/message.eml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn scans_a_labelled_corpus_index() {
+    let rampart = Rampart::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(dir.path(), "a.eml", "Subject: hi\r\n\r\nhello\r\n");
+    write_file(dir.path(), "b.eml", "Subject: x\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n");
+    let index = write_file(dir.path(), "index", "ham a.eml\nspam b.eml\n");
+    let report = rampart.json(&["scan", "--index", &index]);
+    assert_eq!(report["messages"], 2);
+    assert_eq!(report["by_label"]["ham"]["accept"], 1);
+    assert_eq!(report["by_label"]["spam"]["reject"], 1);
+    assert_eq!(report["findings"]["content.gtube"], 1);
+}
+
+#[test]
+fn an_empty_quarantine_lists_as_an_empty_array() {
+    let rampart = Rampart::with_domain();
+    assert_eq!(rampart.json(&["quarantine", "list"]), json!([]));
+    let err = rampart.fails(&["quarantine", "release", "7"]);
+    assert!(err.contains("quarantined message 7 not found"), "{err}");
+}
