@@ -33,6 +33,8 @@ class Rampart:
         self.config.write_text(
             'hostname = "mx.interop.test"\n'
             f'[smtp]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_secs = 20\n'
+            # Tests never reach a DNS server (SPF/DKIM/DMARC lookups would leave the machine).
+            '[scan.dns]\nenabled = false\n'
             '[log]\nlevel = "warn"\n'
         )
         self.log = tmp / "serve.log"

@@ -54,7 +54,13 @@ pub fn strip_untrusted_headers(raw: &[u8], hostname: &str) -> Vec<u8> {
 pub(crate) fn verdict_headers(report: &ScanReport, hostname: &str) -> String {
     let mut h = String::new();
     if let Some(ar) = &report.authentication_results {
-        h.push_str(&format!("Authentication-Results: {}\r\n", fold(ar)));
+        // Sender authentication hands over a value it has folded itself.
+        let value = if ar.contains("\r\n") {
+            ar.clone()
+        } else {
+            fold(ar)
+        };
+        h.push_str(&format!("Authentication-Results: {value}\r\n"));
     } else {
         h.push_str(&format!("Authentication-Results: {hostname}; none\r\n"));
     }

@@ -127,6 +127,27 @@ impl Scanner {
         })
     }
 
+    /// A pipeline of exactly these checks (tests, and callers that build checks themselves, e.g.
+    /// sender authentication with a pre-seeded resolver).
+    pub fn with_checks(
+        checks: Vec<Box<dyn Check>>,
+        policy: Policy,
+        hostname: &str,
+        org: Arc<RwLock<OrgDirectory>>,
+    ) -> Self {
+        Scanner {
+            checks,
+            policy,
+            hostname: hostname.to_string(),
+            org,
+        }
+    }
+
+    /// The shared organisation directory the built-in checks read.
+    pub fn org(&self) -> Arc<RwLock<OrgDirectory>> {
+        Arc::clone(&self.org)
+    }
+
     /// Replaces the organisation directory (accounts and domains change while serving).
     pub fn set_org(&self, org: OrgDirectory) {
         if let Ok(mut guard) = self.org.write() {

@@ -758,3 +758,32 @@ async fn quarantines_what_policy_says_and_releases_it_byte_identical() {
     s.store.release(held[0].id, "test").await.unwrap();
     assert_eq!(inbox(&s, "alice@example.com").await, vec![original]);
 }
+
+#[tokio::test]
+async fn rejects_in_session_when_the_senders_dmarc_policy_says_reject() {
+    use rampart_scan::checks::auth::SenderAuthentication;
+    use rampart_senderauth::{AuthConfig, DnsRecords, SenderAuth};
+    // bank.test publishes SPF for 192.0.2.0/24 only and DMARC p=reject; we receive from 127.0.0.1.
+    let records = DnsRecords::new()
+        .txt("bank.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("_dmarc.bank.test", "v=DMARC1; p=reject");
+    let auth = SenderAuth::with_records(&AuthConfig::default(), records).unwrap();
+    let org = Arc::new(std::sync::RwLock::new(rampart_scan::OrgDirectory::default()));
+    let scanner = rampart_scan::Scanner::with_checks(
+        vec![Box::new(SenderAuthentication::new(auth, "mx.test"))],
+        rampart_scan::Policy::new(rampart_model::config::PolicyConfig::default()),
+        "mx.test",
+        org,
+    );
+    let s = start_with(SmtpConfig::default(), Some(Arc::new(scanner))).await;
+    let mut c = greeted(&s).await;
+    c.cmd("MAIL FROM:<alerts@bank.test>").await;
+    c.cmd("RCPT TO:<alice@example.com>").await;
+    c.cmd("DATA").await;
+    let (code, text) = c
+        .cmd("From: Bank <alerts@bank.test>\r\nSubject: verify\r\n\r\nlog in\r\n.")
+        .await;
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("auth.dmarc_reject"), "{text}");
+    assert!(inbox(&s, "alice@example.com").await.is_empty());
+}
