@@ -26,7 +26,7 @@ impl<'a> Mail<'a> {
     pub fn parse(raw: &'a [u8]) -> Self {
         Mail {
             raw,
-            parsed: MessageParser::default().parse(raw),
+            parsed: parse_guarded(raw),
         }
     }
 
@@ -103,6 +103,19 @@ impl<'a> Mail<'a> {
         }
         out
     }
+}
+
+/// mail-parser 0.11 panics on some malformed multipart structures (seen on a real Enron spam:
+/// "Invalid part ID, could not find multipart"). A message must never take the server down, so
+/// a panic while parsing yields "unparseable" instead.
+pub(crate) fn parse_guarded(raw: &[u8]) -> Option<Message<'_>> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw)).unwrap_or_else(|_| {
+        tracing::warn!(
+            size = raw.len(),
+            "mail-parser panicked on a message; treating it as unparseable"
+        );
+        None
+    })
 }
 
 fn walk<'m>(m: &'m Message<'_>, depth: usize, f: &mut dyn FnMut(&'m Message<'_>)) {

@@ -93,6 +93,26 @@ pub struct CheckOutput {
     pub findings: Vec<Finding>,
     /// Set by sender authentication.
     pub authentication_results: Option<String>,
+    /// Text found inside attachments (HTML files, PDF link targets) for the link check, which
+    /// runs after the attachments check.
+    pub linked_texts: Vec<String>,
+    /// Attachments and the files inside them, for hash signatures.
+    pub files: Vec<ScannedFile>,
+    /// Set by the link check: what the HTML bodies show a reader, and how many links a reader
+    /// can follow (for the lure check, which runs after it).
+    pub visible_texts: Vec<String>,
+    pub navigation_links: usize,
+    /// Images and other resources the HTML loads by itself.
+    pub resource_links: usize,
+}
+
+/// A file the attachments check saw.
+#[derive(Debug, Clone)]
+pub struct ScannedFile {
+    /// Attachment name, with `!/` into archives: `invoice.zip!/invoice.exe`.
+    pub path: String,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
 }
 
 impl CheckOutput {
@@ -172,6 +192,12 @@ impl Scanner {
         let started = Instant::now();
         let mail = Mail::parse(raw);
         let mut out = CheckOutput::default();
+        if mail.parsed.is_none() && !raw.is_empty() {
+            out.push(
+                Finding::new("content.unparseable", 1.0)
+                    .with_evidence("the MIME structure could not be parsed"),
+            );
+        }
         let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
         for check in self
             .checks

@@ -1164,3 +1164,20 @@ async fn measures_verify_time_with_every_record_cached() {
         );
     }
 }
+
+/// A real Enron spam on which mail-parser 0.11.9's full parse panics; authentication only reads
+/// headers and must come through it.
+#[tokio::test]
+async fn survives_the_message_shape_that_panics_mail_parser() {
+    let raw = b"From: a@b.test\r\nSubject: x\r\nMime-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"NP\"\r\n\r\npreamble\r\n\r\n--NP\r\n\
+Content-Type: message/delivery-status; name=\"attach3\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+Q29udGVudC1UeXBlOiBtZXNzYWdlL2RlbGl2ZXJ5LXN0YXR1cwoKUmVwb3J0\r\n\r\n\r\n--NP\r\n\
+Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.test\r\n\
+Content-Type: text/html\r\n\r\n<html>inner</html>\r\n\r\n--NP--\r\n";
+    let auth = seeded(DnsRecords::new());
+    let outcome = auth
+        .verify(&request(raw, "192.0.2.1", "mx.b.test", "a@b.test"))
+        .await;
+    assert_eq!(outcome.from_domain.as_deref(), Some("b.test"));
+}

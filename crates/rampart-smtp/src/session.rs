@@ -562,7 +562,22 @@ impl Session {
                     recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
                     authenticated: None,
                 };
-                let report = scanner.scan(&body, &envelope).await;
+                // Scanned in its own task: a bug in a check (or a parser it calls) that panics
+                // must cost one temporary failure, not the session or the message.
+                let shared = Bytes::from(body);
+                let task = {
+                    let (scanner, shared) = (Arc::clone(&scanner), shared.clone());
+                    tokio::spawn(async move { scanner.scan(&shared, &envelope).await })
+                };
+                let report = match task.await {
+                    Ok(report) => report,
+                    Err(e) => {
+                        tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "content scan failed");
+                        self.reply("451 4.3.0 Error: could not scan the message, try again later");
+                        return;
+                    }
+                };
+                let body: Vec<u8> = shared.into();
                 tracing::info!(
                     peer = %self.peer,
                     queue_id = %id,

@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod corpus;
+mod health;
 mod output;
 mod scan_cmd;
 mod serve;
@@ -65,6 +66,8 @@ enum Cmd {
     /// The event log (admin actions, deliveries, deletes, restores, purges, quarantine).
     #[command(subcommand)]
     Events(admin::EventsCmd),
+    /// Store, antivirus and signature freshness at a glance (`--json` for monitoring).
+    Health,
     /// Run the content pipeline on a message file or a labelled corpus, offline.
     /// Exit status: 0 clean, 1 spam/junk, 2 quarantine/reject, 3 error.
     Scan(scan_cmd::ScanArgs),
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
         Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Phish(args)) => scan_cmd::eval_phish(&cli, args),
+        Cmd::Health => health::run(&cli),
         Cmd::Scan(args) => {
             return scan_cmd::scan(&cli, args).unwrap_or_else(|e| {
                 eprintln!("error: {e:#}");

@@ -61,6 +61,9 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
                 .context("cannot set up the content pipeline")?,
         );
         tracing::info!(checks = ?scanner.check_names(), "content pipeline ready");
+        if let Some(clamd) = rampart_scan::checks::clamd(&config.scan) {
+            tokio::spawn(watch_clamd(clamd, store.clone(), shutdown.clone()));
+        }
         tokio::spawn(refresh_org(
             store.clone(),
             config.scan.clone(),
@@ -156,6 +159,39 @@ async fn refresh_org(
         match org_directory(&store, &scan).await {
             Ok(org) => scanner.set_org(org),
             Err(e) => tracing::warn!(error = %e, "cannot refresh the organisation directory"),
+        }
+    }
+}
+
+/// Says, at start and hourly, whether clamd answers and how old its signatures are.
+async fn watch_clamd(
+    clamd: rampart_av::ClamdClient,
+    store: Mailstore,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match clamd.version().await {
+            Ok(v) => {
+                let age_days = v
+                    .database_age(store.now())
+                    .map(|d| d.as_secs_f64() / 86_400.0);
+                match age_days {
+                    Some(days) if days > 2.0 => tracing::warn!(
+                        engine = %v.engine, signatures = ?v.signature_version, age_days = days,
+                        "antivirus signatures are stale: is freshclam running?"
+                    ),
+                    _ => {
+                        tracing::info!(engine = %v.engine, signatures = ?v.signature_version, age_days = ?age_days, "clamd ready")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "clamd is unreachable; mail is scanned by hash signatures only")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }

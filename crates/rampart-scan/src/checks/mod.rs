@@ -7,11 +7,15 @@ use rampart_model::config::ScanConfig;
 
 use crate::{Check, OrgDirectory, ScanError};
 
+pub mod antivirus;
+pub mod attachments;
 pub mod auth;
 pub mod gtube;
 pub mod impersonation;
+pub mod links;
+pub mod lure;
 
-pub use crate::pipeline::CheckOutput;
+pub use crate::pipeline::{CheckOutput, ScannedFile};
 
 /// Every built-in check, configured, in the order it runs.
 pub fn builtin(
@@ -19,9 +23,33 @@ pub fn builtin(
     hostname: &str,
     org: &Arc<RwLock<OrgDirectory>>,
 ) -> Result<Vec<Box<dyn Check>>, ScanError> {
+    let blocklist = if config.blocklists.is_empty() {
+        None
+    } else {
+        let list = rampart_urls::Blocklist::load(config.blocklists.iter())
+            .map_err(|e| ScanError::Config(format!("scan.blocklists: {e}")))?;
+        Some(Arc::new(list))
+    };
     let mut checks: Vec<Box<dyn Check>> = vec![
         Box::new(gtube::Gtube),
         Box::new(impersonation::Impersonation::new(Arc::clone(org))),
+        // Before `links`: it hands over the text found inside attachments.
+        Box::new(attachments::Attachments::new(
+            rampart_files::Limits::default(),
+        )),
+        Box::new(links::Links::new(
+            Arc::clone(org),
+            config.brands.clone(),
+            blocklist,
+        )),
+        // After `attachments`: it checks the hashes of every file found there.
+        Box::new(antivirus::Antivirus::new(
+            hash_signatures(config)?,
+            clamd(config),
+            rampart_av::AvPolicy {
+                fail_closed: config.clamd_fail_closed,
+            },
+        )),
         // The spam classifier (issue 4) and DLP (issue 6) register here as checks like any other.
     ];
     if config.dns.enabled {
@@ -31,6 +59,31 @@ pub fn builtin(
         )));
     }
     Ok(checks)
+}
+
+fn hash_signatures(config: &ScanConfig) -> Result<rampart_av::HashSignatures, ScanError> {
+    match &config.hash_signatures {
+        Some(path) => rampart_av::HashSignatures::load(path)
+            .map_err(|e| ScanError::Config(format!("scan.hash_signatures: {e}"))),
+        None => Ok(rampart_av::HashSignatures::builtin()),
+    }
+}
+
+/// The configured clamd: a socket path, or `host:port`.
+pub fn clamd(config: &ScanConfig) -> Option<rampart_av::ClamdClient> {
+    let spec = config.clamd.trim();
+    if spec.is_empty() {
+        return None;
+    }
+    let addr = if spec.starts_with('/') || spec.starts_with('.') {
+        rampart_av::ClamdAddr::Unix(spec.into())
+    } else {
+        rampart_av::ClamdAddr::Tcp(spec.to_string())
+    };
+    Some(rampart_av::ClamdClient::new(
+        addr,
+        rampart_av::ClamdOptions::default(),
+    ))
 }
 
 fn sender_auth(config: &ScanConfig) -> Result<rampart_senderauth::SenderAuth, ScanError> {

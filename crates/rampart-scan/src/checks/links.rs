@@ -1,0 +1,175 @@
+//! Phishing links: every URL in text and HTML bodies (and in attachments' text, handed over by
+//! the attachments check), judged by rampart-urls against the organisation's own domains, the
+//! protected brands and the blocklists; credential forms in the body; a From domain that looks
+//! like a protected one.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use rampart_model::Finding;
+use rampart_urls::{judge, links_in_text, scan_html, Blocklist, Link, LinkSource, UrlPolicy};
+
+use crate::checks::CheckOutput;
+use crate::{Check, Envelope, Mail, OrgDirectory};
+
+pub struct Links {
+    org: Arc<RwLock<OrgDirectory>>,
+    brands: Vec<String>,
+    blocklist: Option<Arc<Blocklist>>,
+    /// The policy for the organisation's domains as last seen; rebuilt when they change.
+    policy: Mutex<(Vec<String>, Arc<UrlPolicy>)>,
+}
+
+impl Links {
+    pub fn new(
+        org: Arc<RwLock<OrgDirectory>>,
+        brands: Vec<String>,
+        blocklist: Option<Arc<Blocklist>>,
+    ) -> Self {
+        Links {
+            org,
+            brands,
+            blocklist,
+            policy: Mutex::new((Vec::new(), Arc::new(UrlPolicy::default()))),
+        }
+    }
+
+    fn policy(&self) -> Arc<UrlPolicy> {
+        let domains = self
+            .org
+            .read()
+            .map(|o| o.local_domains.clone())
+            .unwrap_or_default();
+        let mut cached = self.policy.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 != domains || (cached.0.is_empty() && cached.1.brands().next().is_none()) {
+            let mut policy = UrlPolicy::default()
+                .with_protected_domains(domains.iter().cloned())
+                .with_brands(self.brands.iter().cloned());
+            if let Some(b) = &self.blocklist {
+                policy = policy.with_blocklist(Arc::clone(b));
+            }
+            *cached = (domains, Arc::new(policy));
+        }
+        Arc::clone(&cached.1)
+    }
+}
+
+#[async_trait]
+impl Check for Links {
+    fn name(&self) -> &'static str {
+        "url"
+    }
+
+    async fn run(&self, mail: &Mail<'_>, _: &Envelope, out: &mut CheckOutput) {
+        if let Some(b) = &self.blocklist {
+            if let Err(e) = b.reload_if_changed() {
+                tracing::warn!(error = %e, "blocklist reload failed; keeping the previous list");
+            }
+        }
+        let policy = self.policy();
+        let mut links: Vec<Link> = Vec::new();
+        for text in mail.text_bodies() {
+            links.extend(links_in_text(text));
+        }
+        let mut credential_form = false;
+        for html in mail.html_bodies() {
+            let scan = scan_html(html);
+            credential_form |= scan.has_password_form;
+            links.extend(scan.links);
+            out.visible_texts.push(scan.visible_text);
+        }
+        for text in &out.linked_texts {
+            links.extend(links_in_text(text));
+        }
+        if credential_form {
+            out.push(
+                Finding::new("phish.credential_form", 5.0)
+                    .with_evidence("the message body asks for a password in a form"),
+            );
+        }
+        out.navigation_links = links.iter().filter(|l| l.source.is_navigation()).count();
+        out.resource_links = links.len() - out.navigation_links;
+        out.findings.extend(judge(&links, &policy));
+        if let Some(f) = brand_link_mismatch(mail, &links) {
+            out.push(f);
+        }
+
+        // A sender domain that imitates ours or a brand's is the same trick as a lookalike link.
+        if let Some((_, Some(address))) = mail.from() {
+            if let Some((_, domain)) = address.rsplit_once('@') {
+                let host = domain.trim().to_ascii_lowercase();
+                let sender = Link {
+                    url: format!("http://{host}/"),
+                    host: host.clone(),
+                    shown_text: None,
+                    source: LinkSource::Text,
+                    written: host,
+                };
+                for f in judge(std::slice::from_ref(&sender), &policy) {
+                    if f.name == "url.lookalike" {
+                        let mut renamed = Finding::new("phish.from_lookalike", f.score);
+                        renamed.evidence = f.evidence;
+                        out.push(renamed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The label of a host's registrable domain: `ebay` for `signin.ebay.co.uk`.
+fn registrable_label(host: &str) -> Option<&str> {
+    let registrable = psl::domain_str(host.trim_end_matches('.'))?;
+    let suffix = psl::suffix_str(registrable)?;
+    registrable.get(..registrable.len().checked_sub(suffix.len() + 1)?)
+}
+
+/// Brand names (the label of each protected brand domain), lower-case.
+fn brand_labels() -> &'static [String] {
+    static LABELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LABELS.get_or_init(|| {
+        let mut labels: Vec<String> = rampart_urls::DEFAULT_BRANDS
+            .iter()
+            .filter_map(|d| d.split('.').next())
+            .filter(|l| l.len() >= 3)
+            .map(str::to_string)
+            .collect();
+        labels.sort();
+        labels.dedup();
+        labels
+    })
+}
+
+/// A message that presents itself as a well-known brand (its From domain or display name) but
+/// sends the reader somewhere that is not the brand's: the classic shape of brand phishing,
+/// whatever the links' text says.
+fn brand_link_mismatch(mail: &Mail<'_>, links: &[Link]) -> Option<Finding> {
+    let (display, address) = mail.from()?;
+    let from_host = address?.rsplit_once('@')?.1.to_ascii_lowercase();
+    let from_label = registrable_label(&from_host).unwrap_or("").to_string();
+    let display = display.unwrap_or("").to_lowercase();
+    let display_words: Vec<&str> = display
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let brand = brand_labels()
+        .iter()
+        .find(|b| from_label == **b || display_words.iter().any(|w| w == b))?;
+    let off_brand: Vec<&str> = links
+        .iter()
+        .filter(|l| matches!(l.source, LinkSource::Href | LinkSource::FormAction))
+        .filter(|l| !l.host.is_empty())
+        .filter(|l| {
+            let label = registrable_label(&l.host).unwrap_or(&l.host);
+            !label.contains(brand.as_str()) && label != from_label
+        })
+        .map(|l| l.host.as_str())
+        .collect();
+    let first = off_brand.first()?;
+    Some(
+        Finding::new("phish.brand_link_mismatch", 4.0).with_evidence(format!(
+            "presents itself as {brand} but links to {first} ({} such link(s))",
+            off_brand.len()
+        )),
+    )
+}
