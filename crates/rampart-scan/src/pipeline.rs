@@ -104,6 +104,8 @@ pub struct CheckOutput {
     pub navigation_links: usize,
     /// Images and other resources the HTML loads by itself.
     pub resource_links: usize,
+    /// Whether some link a reader can follow goes to the sender's own (From) domain.
+    pub links_to_sender_domain: bool,
 }
 
 /// A file the attachments check saw.

@@ -161,3 +161,39 @@ async fn survives_a_message_that_makes_the_mime_parser_panic() {
     );
     assert!(report.action <= Action::Tag, "{:?}", report.findings);
 }
+
+#[tokio::test]
+async fn flags_bank_lure_wording_that_links_away() {
+    let raw = b"From: \"Online Banking\" <alerts@bank.test>\r\nSubject: Account notice\r\nContent-Type: text/html\r\n\r\n\
+<p>As part of our security measures we have limited access to your online account.</p>\
+<p>Please <a href=\"http://login.bank-verify.test/\">log in to your account</a> as soon as possible \
+to restore your account access.</p>\r\n";
+    let report = scan(raw).await;
+    let lure = report
+        .findings
+        .iter()
+        .find(|f| f.name == "phish.lure_language")
+        .expect("lure wording");
+    assert!(lure.score >= 6.0, "{lure:?}");
+    assert!(report.action >= Action::Junk);
+}
+
+#[tokio::test]
+async fn ordinary_mail_with_one_lure_category_stays_clean() {
+    let raw = b"From: it@example.com\r\nSubject: reminder\r\n\r\nPlease update your password before Friday; \
+details at https://intranet.example.com/password\r\n";
+    let report = scan(raw).await;
+    assert!(
+        names(&report).iter().all(|n| *n != "phish.lure_language"),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn every_check_family_is_registered() {
+    let names = scanner().check_names();
+    for family in ["content", "phish", "file", "url", "av"] {
+        assert!(names.contains(&family), "{family} missing from {names:?}");
+    }
+}

@@ -93,6 +93,19 @@ impl Check for Links {
         if let Some(f) = brand_link_mismatch(mail, &links) {
             out.push(f);
         }
+        out.findings.extend(unusual_ports(&links));
+        out.findings.extend(embedded_domains(&links));
+        if let Some((_, Some(address))) = mail.from() {
+            let sender = address
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_ascii_lowercase();
+            let sender = psl::domain_str(&sender).unwrap_or(&sender).to_string();
+            out.links_to_sender_domain = links.iter().any(|l| {
+                l.source.is_navigation()
+                    && (l.host == sender || l.host.ends_with(&format!(".{sender}")))
+            });
+        }
 
         // A sender domain that imitates ours or a brand's is the same trick as a lookalike link.
         if let Some((_, Some(address))) = mail.from() {
@@ -172,4 +185,87 @@ fn brand_link_mismatch(mail: &Mail<'_>, links: &[Link]) -> Option<Finding> {
             off_brand.len()
         )),
     )
+}
+
+/// Ports a web link normally has; anything else in a link a reader is asked to click is the mark
+/// of a phishing kit on a compromised host.
+const USUAL_PORTS: &[&str] = &["80", "443", "8080", "8443"];
+
+fn port_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1,
+        None => authority,
+    };
+    let port = after_host
+        .strip_prefix(':')
+        .or_else(|| after_host.split_once(':').map(|(_, p)| p))?;
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then_some(port)
+}
+
+fn unusual_ports(links: &[Link]) -> Option<Finding> {
+    let odd: Vec<&str> = links
+        .iter()
+        .filter(|l| l.source.is_navigation())
+        .filter(|l| port_of(&l.url).is_some_and(|p| !USUAL_PORTS.contains(&p)))
+        .map(|l| l.url.as_str())
+        .collect();
+    let first = odd.first()?;
+    Some(
+        Finding::new("url.unusual_port", 3.0)
+            .with_evidence(format!("{first} ({} link(s))", odd.len())),
+    )
+}
+
+/// The domain a link's text shows, planted at the front of a host that belongs to someone else:
+/// `www.bank.com` shown, `bank.com.account-update.info` linked.
+fn embedded_domains(links: &[Link]) -> Option<Finding> {
+    for l in links.iter().filter(|l| l.source == LinkSource::Href) {
+        let Some(shown) = l.shown_text.as_deref() else {
+            continue;
+        };
+        let shown = shown
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let shown_host = shown
+            .split(['/', ' ', '?'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let Some(shown_domain) = psl::domain_str(&shown_host) else {
+            continue;
+        };
+        let Some(link_domain) = psl::domain_str(&l.host) else {
+            continue;
+        };
+        if shown_domain != link_domain && l.host.contains(&format!("{shown_domain}.")) {
+            return Some(
+                Finding::new("url.embedded_domain", 3.0).with_evidence(format!(
+                    "shows {shown_host}, links to {} (registered as {link_domain})",
+                    l.host
+                )),
+            );
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ports_from_urls() {
+        assert_eq!(
+            port_of("http://oniline.us2k.net:6180/logon/index.php"),
+            Some("6180")
+        );
+        assert_eq!(port_of("http://user:pw@host.test:81/x"), Some("81"));
+        assert_eq!(port_of("http://[2001:db8::1]:8081/"), Some("8081"));
+        assert_eq!(port_of("https://host.test/a:b"), None);
+        assert_eq!(port_of("http://[2001:db8::1]/"), None);
+    }
 }

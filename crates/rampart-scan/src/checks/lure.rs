@@ -145,6 +145,52 @@ const PHRASES: &[(Category, &str)] = &[
     (Category::Action, "点击此处"),
     (Category::Action, "点击链接"),
     (Category::Action, "请登录"),
+    // German
+    (Category::Threat, "ihr konto wurde gesperrt"),
+    (Category::Threat, "konto gesperrt"),
+    (Category::Threat, "aus sicherheitsgründen"),
+    (Category::Threat, "sicherheitsgründen"),
+    (Category::Threat, "eingeschränkt"),
+    (Category::Request, "bestätigen sie ihre"),
+    (Category::Request, "verifizieren sie ihre"),
+    (Category::Request, "aktualisieren sie ihre"),
+    (Category::Request, "ihre daten"),
+    (Category::Request, "ihre kontodaten"),
+    (Category::Urgency, "innerhalb von 24 stunden"),
+    (Category::Urgency, "innerhalb von 48 stunden"),
+    (Category::Urgency, "umgehend"),
+    (Category::Action, "klicken sie"),
+    (Category::Action, "folgenden link"),
+    // French
+    (Category::Threat, "votre compte a été suspendu"),
+    (Category::Threat, "votre compte sera suspendu"),
+    (Category::Threat, "raisons de sécurité"),
+    (Category::Request, "confirmer votre"),
+    (Category::Request, "vérifier votre"),
+    (Category::Request, "mettre à jour vos"),
+    (Category::Urgency, "dans les 24 heures"),
+    (Category::Action, "cliquez ici"),
+    (Category::Action, "cliquez sur le lien"),
+    // Spanish and Portuguese
+    (Category::Threat, "su cuenta ha sido suspendida"),
+    (Category::Threat, "su cuenta será suspendida"),
+    (Category::Threat, "razones de seguridad"),
+    (Category::Request, "verificar su cuenta"),
+    (Category::Request, "confirmar su"),
+    (Category::Request, "actualizar sus datos"),
+    (Category::Action, "haga clic"),
+    (Category::Action, "clique aqui"),
+    (Category::Request, "atualizar seus dados"),
+    // More English forms seen in lures
+    (Category::Request, "update your records"),
+    (Category::Request, "update your personal"),
+    (Category::Request, "verify your records"),
+    (Category::Request, "personal information"),
+    (Category::Request, "atm card"),
+    (Category::Request, "pin number"),
+    (Category::Threat, "security standards"),
+    (Category::Threat, "account suspension"),
+    (Category::Threat, "has been compromised"),
 ];
 
 pub struct Lure {
@@ -244,15 +290,21 @@ impl Check for Lure {
         }
         let has = |c: Category| seen.iter().any(|(s, _)| *s == c);
         // Threat or request is the core of a lure; urgency and the call to click complete it.
-        if !(has(Category::Threat) || has(Category::Request)) || seen.len() < 2 {
+        if !(has(Category::Threat) || has(Category::Request)) {
             return;
         }
-        let score = match seen.len() {
+        let mut score = match seen.len() {
+            1 => 1.0,
             2 => 2.0,
             3 => 4.0,
             _ => 6.0,
         };
-        let phrases: Vec<String> = seen.iter().map(|(_, p)| format!("\"{p}\"")).collect();
+        let mut phrases: Vec<String> = seen.iter().map(|(_, p)| format!("\"{p}\"")).collect();
+        // A sender that asks for account action but sends no link to its own domain.
+        if !out.links_to_sender_domain {
+            score += 1.5;
+            phrases.push("no link to the sender's own domain".into());
+        }
         out.push(Finding::new("phish.lure_language", score).with_evidence(phrases.join(", ")));
     }
 }

@@ -42,6 +42,8 @@ pub fn builtin(
             config.brands.clone(),
             blocklist,
         )),
+        // After `links`: it reads the visible text and link counts the link check found.
+        Box::new(lure::Lure::new()),
         // After `attachments`: it checks the hashes of every file found there.
         Box::new(antivirus::Antivirus::new(
             hash_signatures(config)?,
