@@ -210,7 +210,8 @@ impl Scanner {
             check.run(&mail, envelope, &mut out).await;
             timings.insert(check.name(), t.elapsed().as_secs_f64() * 1000.0);
         }
-        let score: f32 = out.findings.iter().map(|f| f.score).sum();
+        // `+ 0.0`: an empty float sum is -0.0, which would print as "score=-0.0".
+        let score: f32 = out.findings.iter().map(|f| f.score).sum::<f32>() + 0.0;
         let action = self.policy.decide(envelope.direction, score, &out.findings);
         tracing::debug!(?timings, %action, score, "scanned");
         ScanReport {

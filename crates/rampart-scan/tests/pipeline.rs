@@ -134,6 +134,12 @@ async fn accepts_ordinary_mail_without_findings() {
 Hi Wei, the minutes are at https://wiki.vendor.test/minutes/2026-11-26 as discussed.\r\n";
     let report = scan(raw).await;
     assert_eq!(report.action, Action::Accept, "{:?}", report.findings);
+    let stored = scanner().apply(&report, raw);
+    let text = String::from_utf8(stored).unwrap();
+    assert!(
+        text.contains("X-Rampart-Verdict: accept; score=0.0\r\n"),
+        "{text}"
+    );
 }
 
 /// The shape of a real Enron spam (a bounce with a base64 message/delivery-status part and a

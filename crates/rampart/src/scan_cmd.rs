@@ -249,7 +249,7 @@ pub fn eval_phish(cli: &Cli, args: &EvalPhishArgs) -> anyhow::Result<()> {
                 .filter(|f| PHISH_FAMILIES.contains(&f.family()))
                 .cloned()
                 .collect();
-            let score: f32 = family.iter().map(|f| f.score).sum();
+            let score: f32 = family.iter().map(|f| f.score).sum::<f32>() + 0.0;
             let action = scanner.policy().decide(Direction::Inbound, score, &family);
             let flagged = action >= Action::Junk;
             if s.label == "phish" {
