@@ -28,6 +28,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::DomainAdded,
+        EventKind::DomainRemoved,
+        EventKind::AccountCreated,
+        EventKind::AccountDisabled,
+        EventKind::AccountEnabled,
+        EventKind::AliasAdded,
+        EventKind::AliasRemoved,
+        EventKind::MessageDelivered,
+        EventKind::MessageDeleted,
+        EventKind::MessageRestored,
+        EventKind::MessagePurged,
+        EventKind::MessageQuarantined,
+        EventKind::MessageRejected,
+        EventKind::QuarantineReleased,
+        EventKind::QuarantineDeleted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::DomainAdded => "domain_added",
@@ -49,26 +67,7 @@ impl EventKind {
     }
 
     pub fn parse(s: &str) -> Option<EventKind> {
-        use EventKind::*;
-        [
-            DomainAdded,
-            DomainRemoved,
-            AccountCreated,
-            AccountDisabled,
-            AccountEnabled,
-            AliasAdded,
-            AliasRemoved,
-            MessageDelivered,
-            MessageDeleted,
-            MessageRestored,
-            MessagePurged,
-            MessageQuarantined,
-            MessageRejected,
-            QuarantineReleased,
-            QuarantineDeleted,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -88,4 +87,17 @@ pub struct Event {
     /// The account it concerns, if any.
     pub subject: Option<String>,
     pub detail: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("nonsense"), None);
+    }
 }
