@@ -182,3 +182,39 @@ def test_deleted_mail_is_listed_with_its_deadline_and_restored_byte_identical(ra
     assert after == before
     kinds = [e["kind"] for e in rampart.json("events", "list", "--account", "alice@example.com")]
     assert kinds[:2] == ["message_restored", "message_deleted"]
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def test_content_policy_rejects_in_session_and_quarantines_with_a_report(rampart):
+    rampart.start()
+    with smtp(rampart) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("x@outside.test", ["alice@example.com"], message("test", "alice@example.com", GTUBE + "\r\n"))
+        assert e.value.smtp_code == 550 and b"content.gtube" in e.value.smtp_error
+        # An executable dressed as an invoice: held for an admin, not delivered, not bounced.
+        pe = bytearray(b"MZ" + b"\0" * 510)
+        pe[0x3C] = 0x80
+        pe[0x80:0x84] = b"PE\0\0"
+        import base64
+        body = base64.encodebytes(bytes(pe)).decode().replace("\n", "\r\n")
+        raw = (
+            "From: billing@vendor.test\r\nTo: alice@example.com\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+            "--b\r\nContent-Type: application/pdf; name=invoice.pdf\r\nContent-Disposition: attachment; filename=invoice.pdf\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{body}--b--\r\n"
+        )
+        s.sendmail("billing@vendor.test", ["alice@example.com"], raw.encode())
+    assert rampart.json("mail", "list", "alice@example.com") == []
+    [held] = rampart.json("quarantine", "list")
+    assert held["subject"] == "invoice" and held["status"] == "held"
+    names = [f["name"] for f in held["report"]["findings"]]
+    assert "file.executable" in names
+    original = rampart.cli("quarantine", "show", str(held["id"]), "--raw").stdout
+    assert b"Subject: invoice" in original
+    rampart.cli("quarantine", "release", str(held["id"]))
+    [m] = rampart.json("mail", "list", "alice@example.com")
+    assert rampart.cli("mail", "show", "alice@example.com", str(m["id"])).stdout == original
+    kinds = [e["kind"] for e in rampart.json("events", "list", "--account", "alice@example.com")]
+    assert {"message_rejected", "message_quarantined", "quarantine_released"} <= set(kinds)
