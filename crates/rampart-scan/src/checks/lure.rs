@@ -296,7 +296,7 @@ impl Check for Lure {
         let mut score = match seen.len() {
             1 => 1.0,
             2 => 2.0,
-            3 => 4.0,
+            3 => 4.5,
             _ => 6.0,
         };
         let mut phrases: Vec<String> = seen.iter().map(|(_, p)| format!("\"{p}\"")).collect();
