@@ -2,13 +2,11 @@
 //! for several processes.
 
 use std::io::{BufRead, IsTerminal};
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Subcommand;
 use rampart_model::{
     Account, EmailAddress, Event, EventKind, Folder, MessageId, MessageMeta, NewAccount,
-    QuarantineEntry, QuarantineStatus, SystemClock,
+    QuarantineEntry, QuarantineStatus,
 };
 use rampart_store::{EventFilter, Mailstore};
 use serde::Serialize;
@@ -152,16 +150,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.data.display()
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = Mailstore::open_embedded(
-            &cli.data,
-            Arc::new(SystemClock),
-            config.retention.deleted_days,
-        )
-        .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+    crate::block_on(async {
+        let store = crate::open_store(cli, &config)?;
         match &cli.command {
             Cmd::Domain(cmd) => domain(cli, &store, cmd).await,
             Cmd::User(cmd) => user(cli, &store, cmd).await,

@@ -1,10 +1,6 @@
 //! `rampart health`: is the store there, is clamd answering, how old are its signatures.
 
-use std::sync::Arc;
-
-use anyhow::Context;
-use rampart_model::{QuarantineStatus, SystemClock};
-use rampart_store::Mailstore;
+use rampart_model::QuarantineStatus;
 use serde::Serialize;
 
 use crate::output::json;
@@ -36,16 +32,8 @@ struct Antivirus {
 
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let config = crate::config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = Mailstore::open_embedded(
-            &cli.data,
-            Arc::new(SystemClock),
-            config.retention.deleted_days,
-        )
-        .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+    crate::block_on(async {
+        let store = crate::open_store(cli, &config)?;
         let antivirus = antivirus(&config, store.now()).await;
         let health = Health {
             status: if matches!(antivirus.status, "unreachable" | "stale") {

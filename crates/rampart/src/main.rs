@@ -119,6 +119,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a one-shot command's async work on a single-threaded runtime.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
+/// The embedded store in `--data`.
+fn open_store(
+    cli: &Cli,
+    config: &rampart_model::Config,
+) -> anyhow::Result<rampart_store::Mailstore> {
+    use anyhow::Context;
+    rampart_store::Mailstore::open_embedded(
+        &cli.data,
+        std::sync::Arc::new(rampart_model::SystemClock),
+        config.retention.deleted_days,
+    )
+    .with_context(|| format!("cannot open the store in {}", cli.data.display()))
+}
+
 fn bench_smtp(cli: &Cli, args: &rampart_bench::SmtpBenchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use rampart_model::{Action, Config, Direction, SystemClock};
+use rampart_model::{Action, Config, Direction};
 use rampart_scan::{Envelope, OrgDirectory, ScanReport, Scanner};
-use rampart_store::Mailstore;
 use serde::Serialize;
 
 use crate::corpus::{progress, read_index};
@@ -72,11 +70,7 @@ async fn offline_scanner(cli: &Cli, config: &Config, dns: bool) -> anyhow::Resul
         people: scan.vips.clone(),
     };
     if cli.data.join("meta.sqlite").exists() {
-        let store = Mailstore::open_embedded(
-            &cli.data,
-            Arc::new(SystemClock),
-            config.retention.deleted_days,
-        )?;
+        let store = crate::open_store(cli, config)?;
         org = crate::serve::org_directory(&store, &scan).await?;
     }
     Scanner::new(&scan, &config.hostname, org).map_err(Into::into)
@@ -92,10 +86,7 @@ fn exit_code(action: Action) -> u8 {
 
 pub fn scan(cli: &Cli, args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    crate::block_on(async {
         let scanner = offline_scanner(cli, &config, args.dns).await?;
         if let Some(index) = &args.index {
             return scan_index(cli, &scanner, index, args.direction)
@@ -215,10 +206,7 @@ struct PhishEval {
 
 pub fn eval_phish(cli: &Cli, args: &EvalPhishArgs) -> anyhow::Result<()> {
     let config = crate::config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    crate::block_on(async {
         let scanner = offline_scanner(cli, &config, false).await?;
         let mut samples = Vec::new();
         for index in &args.index {
@@ -338,18 +326,22 @@ Content-Transfer-Encoding: base64\r\n\r\n"
 
 pub fn bench_scan(cli: &Cli, args: &BenchScanArgs) -> anyhow::Result<()> {
     let config = crate::config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    crate::block_on(async {
         let scanner = offline_scanner(cli, &config, false).await?;
         let messages: Vec<Vec<u8>> = if let Some(mb) = args.large_mb {
             vec![large_message(mb)]
         } else {
-            let index = args.index.as_ref().context("give --index INDEX or --large-mb N")?;
+            let index = args
+                .index
+                .as_ref()
+                .context("give --index INDEX or --large-mb N")?;
             let samples = read_index(index)?;
             let take = args.limit.unwrap_or(samples.len());
-            samples.iter().take(take).filter_map(|s| std::fs::read(&s.path).ok()).collect()
+            samples
+                .iter()
+                .take(take)
+                .filter_map(|s| std::fs::read(&s.path).ok())
+                .collect()
         };
         let rss_before = peak_rss_mb();
         let bar = progress(messages.len() as u64, "messages", cli.json);
@@ -366,7 +358,12 @@ pub fn bench_scan(cli: &Cli, args: &BenchScanArgs) -> anyhow::Result<()> {
         let elapsed = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
         latencies.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| latencies.get(((p / 100.0) * (latencies.len().max(1) - 1) as f64).round() as usize).copied().unwrap_or(0.0);
+        let pct = |p: f64| {
+            latencies
+                .get(((p / 100.0) * (latencies.len().max(1) - 1) as f64).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
         let bytes: u64 = messages.iter().map(|m| m.len() as u64).sum();
         let result = ScanBench {
             messages: messages.len(),
@@ -385,7 +382,12 @@ pub fn bench_scan(cli: &Cli, args: &BenchScanArgs) -> anyhow::Result<()> {
             "{} messages ({:.1} MB) in {:.2} s on one core: {:.0} msgs/s, {:.1} MB/s; latency p50 {:.3} ms, p99 {:.3} ms",
             result.messages, bytes as f64 / 1e6, elapsed, result.msgs_per_sec, result.megabytes_per_sec, result.latency_ms_p50, result.latency_ms_p99
         );
-        println!("peak RSS {:.1} MB (input held in memory: {:.1} MB; before scanning {:.1} MB)", result.peak_rss_mb, bytes as f64 / 1e6 / 1.048576, rss_before);
+        println!(
+            "peak RSS {:.1} MB (input held in memory: {:.1} MB; before scanning {:.1} MB)",
+            result.peak_rss_mb,
+            bytes as f64 / 1e6 / 1.048576,
+            rss_before
+        );
         Ok(())
     })
 }
