@@ -148,6 +148,10 @@ pub struct ScanConfig {
     /// Display names of people outsiders impersonate (executives, finance). Internal account
     /// names are protected too.
     pub vips: Vec<String>,
+    /// Run the spam classifier.
+    pub spam: bool,
+    /// A spam model file (`rampart train spam`); without one, the model built into the binary.
+    pub spam_model: Option<PathBuf>,
     pub dns: DnsConfig,
     pub policy: PolicyConfig,
 }
@@ -162,6 +166,8 @@ impl Default for ScanConfig {
             blocklists: Vec::new(),
             brands: Vec::new(),
             vips: Vec::new(),
+            spam: true,
+            spam_model: None,
             dns: DnsConfig::default(),
             policy: PolicyConfig::default(),
         }

@@ -34,6 +34,7 @@ mod headers;
 mod mail;
 mod pipeline;
 mod policy;
+pub mod spam;
 
 pub use headers::{apply_verdict, strip_untrusted_headers};
 pub use mail::{Attachment, Mail};

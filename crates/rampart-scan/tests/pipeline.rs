@@ -203,3 +203,25 @@ fn every_check_family_is_registered() {
         assert!(names.contains(&family), "{family} missing from {names:?}");
     }
 }
+
+#[tokio::test]
+async fn the_shipped_spam_model_loads_and_junks_obvious_spam() {
+    assert!(
+        rampart_scan::checks::default_spam_model().is_some(),
+        "built-in model loads"
+    );
+    assert!(scanner().check_names().contains(&"spam"));
+    let raw = b"From: \"Best Deals\" <deals@cheap-meds-online.test>\r\nSubject: CHEAP VIAGRA CIALIS 80% OFF - ORDER NOW\r\n\
+Content-Type: text/html\r\n\r\n<html><body><b>Best prices on Viagra, Cialis, Levitra!</b> No prescription needed. \
+Lose weight fast, refinance your mortgage at the lowest rates, make money from home. \
+<a href=\"http://cheap-meds-online.test/buy\">CLICK HERE TO ORDER NOW</a> Limited time offer!!! \
+To be removed from our mailing list click here.</body></html>\r\n";
+    let report = scan(raw).await;
+    let spam = report
+        .findings
+        .iter()
+        .find(|f| f.name == "spam.classifier")
+        .expect("classified");
+    assert!(spam.score >= 6.0, "{spam:?}");
+    assert!(report.action >= Action::Junk);
+}

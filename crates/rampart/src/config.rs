@@ -140,6 +140,10 @@ blocklists = []
 brands = []
 # Display names outsiders impersonate (executives, finance); account names are protected too.
 vips = []
+# The spam classifier. Without spam_model, the model built into the binary is used; train your
+# own with `rampart train spam --index ... --out model.rmc`.
+spam = true
+# spam_model = "/etc/rampart/spam.rmc"
 
 [scan.dns]
 # SPF, DKIM, DMARC and ARC checks.

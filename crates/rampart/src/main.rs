@@ -8,6 +8,7 @@ mod health;
 mod output;
 mod scan_cmd;
 mod serve;
+mod spam_cmd;
 mod tls;
 
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ enum Cmd {
     /// Measure detection quality on labelled corpora.
     #[command(subcommand)]
     Eval(scan_cmd::EvalCmd),
+    /// Train models on labelled corpora.
+    #[command(subcommand)]
+    Train(spam_cmd::TrainCmd),
     /// Load generators that measure any mail server.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -96,6 +100,8 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
         Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Phish(args)) => scan_cmd::eval_phish(&cli, args),
+        Cmd::Eval(scan_cmd::EvalCmd::Spam(args)) => spam_cmd::eval(&cli, args),
+        Cmd::Train(cmd) => spam_cmd::train(&cli, cmd),
         Cmd::Health => health::run(&cli),
         Cmd::Scan(args) => {
             return scan_cmd::scan(&cli, args).unwrap_or_else(|e| {

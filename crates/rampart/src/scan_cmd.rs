@@ -35,6 +35,8 @@ pub struct ScanArgs {
 pub enum EvalCmd {
     /// Phishing detection rate and ham false positives of the phishing/impersonation checks.
     Phish(EvalPhishArgs),
+    /// Spam recall, ham false positives, AUC and (1-ROCA)% of the spam classifier.
+    Spam(crate::spam_cmd::EvalSpamArgs),
 }
 
 #[derive(clap::Args)]

@@ -595,3 +595,57 @@ fn an_empty_quarantine_lists_as_an_empty_array() {
     let err = rampart.fails(&["quarantine", "release", "7"]);
     assert!(err.contains("quarantined message 7 not found"), "{err}");
 }
+
+#[test]
+fn trains_a_spam_model_and_evaluates_it_with_both_protocols() {
+    let rampart = Rampart::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = String::new();
+    for i in 0..30 {
+        let ham = format!("Subject: meeting notes {i}\r\n\r\nHi team, the quarterly review moved to room {i}. Agenda attached.\r\n");
+        let spam = format!("Subject: WIN CASH NOW {i}\r\n\r\nCongratulations winner! Claim your free prize money {i} today, click here!!!\r\n");
+        write_file(dir.path(), &format!("h{i}.eml"), &ham);
+        write_file(dir.path(), &format!("s{i}.eml"), &spam);
+        index.push_str(&format!("ham h{i}.eml\nspam s{i}.eml\n"));
+    }
+    let index = write_file(dir.path(), "index", &index);
+    let model = dir.path().join("model.rmc");
+    let model = model.to_str().expect("UTF-8 path");
+    let trained = rampart.json(&[
+        "train", "spam", "--index", &index, "--out", model, "--bits", "16",
+    ]);
+    assert_eq!(trained["messages"], 60);
+    assert_eq!(trained["ham"], 30);
+    let batch = rampart.json(&["eval", "spam", "--index", &index, "--model", model]);
+    for key in [
+        "messages",
+        "ham",
+        "spam",
+        "spam_recall",
+        "ham_fpr",
+        "auc",
+        "one_minus_roca_pct",
+        "threshold",
+        "msgs_per_sec",
+    ] {
+        assert!(batch.get(key).is_some(), "{key} missing: {batch}");
+    }
+    assert!(batch["auc"].as_f64().expect("auc") > 0.99, "{batch}");
+    let scores = dir.path().join("scores.tsv");
+    let trec = rampart.json(&[
+        "eval",
+        "spam",
+        "--index",
+        &index,
+        "--protocol",
+        "trec",
+        "--scores",
+        scores.to_str().expect("path"),
+    ]);
+    assert_eq!(trec["messages"], 60);
+    let lines = std::fs::read_to_string(&scores).expect("scores file");
+    assert_eq!(lines.lines().count(), 60);
+    assert!(lines.lines().next().expect("line").split('\t').count() == 3);
+    let err = rampart.fails(&["eval", "spam", "--index", &index, "--protocol", "nonsense"]);
+    assert!(err.contains("batch or trec"), "{err}");
+}

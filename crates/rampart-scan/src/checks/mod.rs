@@ -14,6 +14,7 @@ pub mod gtube;
 pub mod impersonation;
 pub mod links;
 pub mod lure;
+pub mod spam;
 
 pub use crate::pipeline::{CheckOutput, ScannedFile};
 
@@ -52,8 +53,21 @@ pub fn builtin(
                 fail_closed: config.clamd_fail_closed,
             },
         )),
-        // The spam classifier (issue 4) and DLP (issue 6) register here as checks like any other.
+        // DLP (issue 6) registers here as a check like any other.
     ];
+    if config.spam {
+        let model = match &config.spam_model {
+            Some(path) => Some(Arc::new(
+                rampart_classify::Model::load_from_path(path).map_err(|e| {
+                    ScanError::Config(format!("scan.spam_model {}: {e}", path.display()))
+                })?,
+            )),
+            None => default_spam_model(),
+        };
+        if let Some(model) = model {
+            checks.push(Box::new(spam::SpamClassifier::new(model)));
+        }
+    }
     if config.dns.enabled {
         checks.push(Box::new(auth::SenderAuthentication::new(
             sender_auth(config)?,
@@ -61,6 +75,25 @@ pub fn builtin(
         )));
     }
     Ok(checks)
+}
+
+/// The spam model shipped inside the binary, trained on the deduplicated public corpora
+/// (`rampart train spam`); loaded once.
+pub fn default_spam_model() -> Option<Arc<rampart_classify::Model>> {
+    static MODEL: std::sync::OnceLock<Option<Arc<rampart_classify::Model>>> =
+        std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let bytes: &[u8] = include_bytes!("../../models/spam-default.rmc");
+            match rampart_classify::Model::load(&mut &bytes[..]) {
+                Ok(model) => Some(Arc::new(model)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the built-in spam model does not load");
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 fn hash_signatures(config: &ScanConfig) -> Result<rampart_av::HashSignatures, ScanError> {
