@@ -25,10 +25,11 @@ pub enum EventKind {
     MessageRejected,
     QuarantineReleased,
     QuarantineDeleted,
+    SpamReported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -44,6 +45,7 @@ impl EventKind {
         EventKind::MessageRejected,
         EventKind::QuarantineReleased,
         EventKind::QuarantineDeleted,
+        EventKind::SpamReported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +65,7 @@ impl EventKind {
             EventKind::MessageRejected => "message_rejected",
             EventKind::QuarantineReleased => "quarantine_released",
             EventKind::QuarantineDeleted => "quarantine_deleted",
+            EventKind::SpamReported => "spam_reported",
         }
     }
 

@@ -135,17 +135,20 @@ pub struct Scanner {
     policy: Policy,
     hostname: String,
     org: Arc<RwLock<OrgDirectory>>,
+    users: crate::checks::spam::UserModelSlot,
 }
 
 impl Scanner {
     pub fn new(config: &ScanConfig, hostname: &str, org: OrgDirectory) -> Result<Self, ScanError> {
         let org = Arc::new(RwLock::new(org));
-        let checks = crate::checks::builtin(config, hostname, &org)?;
+        let users: crate::checks::spam::UserModelSlot = Arc::new(RwLock::new(None));
+        let checks = crate::checks::builtin(config, hostname, &org, &users)?;
         Ok(Scanner {
             checks,
             policy: Policy::new(config.policy.clone()),
             hostname: hostname.to_string(),
             org,
+            users,
         })
     }
 
@@ -162,6 +165,14 @@ impl Scanner {
             policy,
             hostname: hostname.to_string(),
             org,
+            users: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    /// Where the spam check finds each recipient's personal layer.
+    pub fn set_user_models(&self, source: Arc<dyn crate::checks::spam::UserModels>) {
+        if let Ok(mut slot) = self.users.write() {
+            *slot = Some(source);
         }
     }
 

@@ -203,6 +203,20 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<QuarantineEntry, StoreError>;
 
+    /// The account's personal spam model (a serialized classifier layer), if it has one.
+    async fn user_model(&self, account: &EmailAddress) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the account's personal spam model after feedback (`spam` or `ham`) on `message`,
+    /// with the event that records the feedback.
+    async fn save_user_model(
+        &self,
+        account: &EmailAddress,
+        model: Vec<u8>,
+        feedback: &str,
+        message: MessageId,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
     /// Of `candidates`, the blobs no message (deleted or not) and no held quarantine entry
     /// references.
     async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError>;

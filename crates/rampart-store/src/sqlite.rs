@@ -108,6 +108,13 @@ CREATE TABLE quarantine(
 CREATE INDEX quarantine_by_status ON quarantine(status, id);
 CREATE INDEX quarantine_by_blob ON quarantine(blob);
 "#,
+    r#"
+CREATE TABLE user_models(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    model BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
 ];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -1044,6 +1051,50 @@ impl MetaStore for SqliteMetaStore {
                 )?;
             }
             Ok(entry)
+        })
+        .await
+    }
+
+    async fn user_model(&self, account: &EmailAddress) -> Result<Option<Vec<u8>>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT m.model FROM user_models m JOIN accounts a ON a.id = m.account_id WHERE a.address = ?1",
+                    [account.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn save_user_model(
+        &self,
+        account: &EmailAddress,
+        model: Vec<u8>,
+        feedback: &str,
+        message: MessageId,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (account, feedback, actor) = (account.clone(), feedback.to_string(), actor.to_string());
+        self.write(move |conn| {
+            let acc = require_account(conn, &account)?;
+            conn.execute(
+                "INSERT INTO user_models(account_id, model, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(account_id) DO UPDATE SET model = excluded.model, updated_at = excluded.updated_at",
+                params![acc.id.0, model, at.0],
+            )?;
+            insert_event(
+                conn,
+                EventKind::SpamReported,
+                at,
+                &actor,
+                Some(account.as_str()),
+                detail([("id", message.to_string()), ("as", feedback)]),
+            )?;
+            Ok(())
         })
         .await
     }

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
+use anyhow::Context;
 use clap::Subcommand;
 use rampart_model::{
     Account, EmailAddress, Event, EventKind, Folder, MessageId, MessageMeta, NewAccount,
@@ -97,6 +98,20 @@ pub enum MailCmd {
     Restore { address: EmailAddress, id: i64 },
     /// Remove for good every message deleted longer ago than the retention window.
     Purge,
+    /// Store a message file (raw RFC 5322) in a mailbox, unscanned: migrations and tests.
+    Import {
+        address: EmailAddress,
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "INBOX")]
+        folder: Folder,
+    },
+    /// Teach the account's personal spam filter that a message is spam, or is not.
+    Report {
+        address: EmailAddress,
+        id: i64,
+        /// `spam` or `ham`.
+        verdict: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -528,6 +543,46 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
                 cli,
                 &MessageView::from(&m),
                 &format!("message {id} restored to {}", m.folder),
+            )
+        }
+        MailCmd::Import {
+            address,
+            file,
+            folder,
+        } => {
+            let raw =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let message = rampart_store::NewMessage {
+                summary: rampart_smtp::summarize(&raw),
+                raw: raw.into(),
+            };
+            let stored = store
+                .deliver(message, std::slice::from_ref(address), *folder, &actor)
+                .await?;
+            let m = &stored[0];
+            done(
+                cli,
+                &MessageView::from(m),
+                &format!("imported as message {} in {}", m.id, m.folder),
+            )
+        }
+        MailCmd::Report {
+            address,
+            id,
+            verdict,
+        } => {
+            let spam = match verdict.as_str() {
+                "spam" => true,
+                "ham" | "not-spam" => false,
+                other => anyhow::bail!("unknown verdict {other:?} (spam or ham)"),
+            };
+            let config = crate::config::load(cli.config.as_deref())?;
+            let r = crate::feedback::report(store, &config, address, MessageId(*id), spam, &actor)
+                .await?;
+            done(
+                cli,
+                &serde_json::json!({ "id": id, "account": address, "as": verdict, "spam_probability_before": r.before, "spam_probability_after": r.after }),
+                &format!("learned: message {id} is {verdict} for {address} (spam probability {:.3} -> {:.3})", r.before, r.after),
             )
         }
         MailCmd::Purge => {

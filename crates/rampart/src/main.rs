@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod corpus;
+mod feedback;
 mod health;
 mod output;
 mod scan_cmd;

@@ -29,6 +29,9 @@ pub struct ScanArgs {
     /// Check SPF/DKIM/DMARC/ARC over DNS (off by default: offline scans make no network traffic).
     #[arg(long)]
     dns: bool,
+    /// Scan as mail for this account: its personal spam layer applies.
+    #[arg(long = "for")]
+    recipient: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -71,11 +74,19 @@ async fn offline_scanner(cli: &Cli, config: &Config, dns: bool) -> anyhow::Resul
         local_domains: Vec::new(),
         people: scan.vips.clone(),
     };
+    let mut store = None;
     if cli.data.join("meta.sqlite").exists() {
-        let store = crate::open_store(cli, config)?;
-        org = crate::serve::org_directory(&store, &scan).await?;
+        let opened = crate::open_store(cli, config)?;
+        org = crate::serve::org_directory(&opened, &scan).await?;
+        store = Some(opened);
     }
-    Scanner::new(&scan, &config.hostname, org).map_err(Into::into)
+    let scanner = Scanner::new(&scan, &config.hostname, org)?;
+    if let Some(store) = store {
+        scanner.set_user_models(std::sync::Arc::new(crate::feedback::StoreUserModels {
+            store,
+        }));
+    }
+    Ok(scanner)
 }
 
 fn exit_code(action: Action) -> u8 {
@@ -97,7 +108,9 @@ pub fn scan(cli: &Cli, args: &ScanArgs) -> anyhow::Result<ExitCode> {
         }
         let file = args.file.as_ref().expect("clap requires file or index");
         let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let report = scanner.scan(&raw, &Envelope::new(args.direction)).await;
+        let mut envelope = Envelope::new(args.direction);
+        envelope.recipients.extend(args.recipient.clone());
+        let report = scanner.scan(&raw, &envelope).await;
         if cli.json {
             json(&report)?;
         } else {

@@ -60,6 +60,9 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
             Scanner::new(&config.scan, &config.hostname, org)
                 .context("cannot set up the content pipeline")?,
         );
+        scanner.set_user_models(Arc::new(crate::feedback::StoreUserModels {
+            store: store.clone(),
+        }));
         tracing::info!(checks = ?scanner.check_names(), "content pipeline ready");
         if let Some(clamd) = rampart_scan::checks::clamd(&config.scan) {
             tokio::spawn(watch_clamd(clamd, store.clone(), shutdown.clone()));

@@ -649,3 +649,55 @@ fn trains_a_spam_model_and_evaluates_it_with_both_protocols() {
     let err = rampart.fails(&["eval", "spam", "--index", &index, "--protocol", "nonsense"]);
     assert!(err.contains("batch or trec"), "{err}");
 }
+
+#[test]
+fn reporting_spam_trains_the_users_own_filter_and_nobody_elses() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("alice@example.com");
+    rampart.add_user("bob@example.com");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let newsletter = |i: u32, coins: &str| {
+        format!(
+            "From: Crypto Club <news@coinclub.test>\r\nSubject: Weekly token picks {i}\r\n\r\n\
+This week's token picks from the Coin Club analysts: {coins} and new listings. \
+Join our Telegram group for live signals. Issue {i}.\r\n"
+        )
+    };
+    for (i, coins) in [
+        (1, "Solana, Avalanche"),
+        (2, "Tron, Stellar"),
+        (3, "Litecoin, Monero"),
+    ] {
+        let path = write_file(dir.path(), &format!("n{i}.eml"), &newsletter(i, coins));
+        let imported = rampart.json(&["mail", "import", "alice@example.com", &path]);
+        let id = imported["id"].to_string();
+        let learned = rampart.json(&["mail", "report", "alice@example.com", &id, "spam"]);
+        assert!(
+            learned["spam_probability_after"].as_f64()
+                > learned["spam_probability_before"].as_f64()
+        );
+    }
+    let similar = write_file(dir.path(), "n4.eml", &newsletter(4, "Cardano, Polygon"));
+    let spam_probability = |who: &str| -> f64 {
+        let report = rampart.json(&["scan", &similar, "--for", who]);
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["name"] == "spam.classifier")
+            .and_then(|f| f["evidence"][0].as_str())
+            .and_then(|e| e.rsplit(' ').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        spam_probability("alice@example.com") > 0.5,
+        "alice taught her filter"
+    );
+    assert!(
+        spam_probability("bob@example.com") < 0.5,
+        "bob's verdict is the global one"
+    );
+    let events = rampart.json(&["events", "list", "--kind", "spam_reported"]);
+    assert_eq!(events.as_array().expect("events").len(), 3);
+}

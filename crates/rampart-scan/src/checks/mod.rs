@@ -23,6 +23,7 @@ pub fn builtin(
     config: &ScanConfig,
     hostname: &str,
     org: &Arc<RwLock<OrgDirectory>>,
+    users: &spam::UserModelSlot,
 ) -> Result<Vec<Box<dyn Check>>, ScanError> {
     let blocklist = if config.blocklists.is_empty() {
         None
@@ -65,7 +66,10 @@ pub fn builtin(
             None => default_spam_model(),
         };
         if let Some(model) = model {
-            checks.push(Box::new(spam::SpamClassifier::new(model)));
+            checks.push(Box::new(spam::SpamClassifier::new(
+                model,
+                Arc::clone(users),
+            )));
         }
     }
     if config.dns.enabled {

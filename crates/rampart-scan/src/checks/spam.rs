@@ -1,22 +1,34 @@
 //! The spam classifier: the global model (shipped or configured) scores the message's features
 //! (see [`crate::spam`]); the probability becomes a finding whose score grows with confidence.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use rampart_classify::Model;
+use rampart_classify::{LayeredModel, Model};
 use rampart_model::{Direction, Finding};
 
 use crate::checks::CheckOutput;
 use crate::{spam::mail_features, Check, Envelope, Mail};
 
+/// Where personal spam layers come from (the store, in the server). Feedback a user gave
+/// ("this is spam", "this is not spam") trains their layer; it is added to the global model's
+/// verdict for mail addressed to them alone.
+#[async_trait]
+pub trait UserModels: Send + Sync {
+    async fn layer(&self, recipient: &str) -> Option<Arc<Model>>;
+}
+
+/// The slot the server fills with its [`UserModels`] once the store is open.
+pub type UserModelSlot = Arc<RwLock<Option<Arc<dyn UserModels>>>>;
+
 pub struct SpamClassifier {
     model: Arc<Model>,
+    users: UserModelSlot,
 }
 
 impl SpamClassifier {
-    pub fn new(model: Arc<Model>) -> Self {
-        SpamClassifier { model }
+    pub fn new(model: Arc<Model>, users: UserModelSlot) -> Self {
+        SpamClassifier { model, users }
     }
 }
 
@@ -39,9 +51,21 @@ impl Check for SpamClassifier {
         direction == Direction::Inbound
     }
 
-    async fn run(&self, mail: &Mail<'_>, _: &Envelope, out: &mut CheckOutput) {
+    async fn run(&self, mail: &Mail<'_>, envelope: &Envelope, out: &mut CheckOutput) {
         let features = mail_features(mail, self.model.feature_config());
-        let p = self.model.predict(&features);
+        let source = self.users.read().ok().and_then(|s| s.clone());
+        let layer = match (&source, envelope.recipients.as_slice()) {
+            (Some(source), [only]) => source.layer(only).await,
+            _ => None,
+        };
+        let p = match &layer {
+            Some(user) => LayeredModel {
+                global: &self.model,
+                user,
+            }
+            .predict(&features),
+            None => self.model.predict(&features),
+        };
         let score = spam_score(p);
         if score >= 0.5 {
             out.push(
