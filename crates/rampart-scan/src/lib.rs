@@ -30,6 +30,7 @@
 //! a verdict.
 
 pub mod checks;
+mod domain;
 mod headers;
 mod mail;
 mod pipeline;

@@ -8,6 +8,7 @@
 use rampart_classify::{FeatureBuilder, FeatureConfig, SparseVector};
 use rampart_urls::{links_in_text, scan_html};
 
+use crate::domain::registrable;
 use crate::Mail;
 
 /// Links, attachments and images counted in buckets, so "many" is one feature, not many.
@@ -19,10 +20,6 @@ fn bucket(n: usize) -> &'static str {
         4..=10 => "4-10",
         _ => "many",
     }
-}
-
-fn registrable(host: &str) -> &str {
-    psl::domain_str(host).unwrap_or(host)
 }
 
 /// The feature vector of a message for `config`.

@@ -10,6 +10,7 @@ use rampart_model::Finding;
 use rampart_urls::{judge, links_in_text, scan_html, Blocklist, Link, LinkSource, UrlPolicy};
 
 use crate::checks::CheckOutput;
+use crate::domain::{registrable, registrable_label};
 use crate::{Check, Envelope, Mail, OrgDirectory};
 
 pub struct Links {
@@ -100,7 +101,7 @@ impl Check for Links {
                 .rsplit_once('@')
                 .map_or("", |(_, d)| d)
                 .to_ascii_lowercase();
-            let sender = psl::domain_str(&sender).unwrap_or(&sender).to_string();
+            let sender = registrable(&sender).to_string();
             out.links_to_sender_domain = links.iter().any(|l| {
                 l.source.is_navigation()
                     && (l.host == sender || l.host.ends_with(&format!(".{sender}")))
@@ -128,13 +129,6 @@ impl Check for Links {
             }
         }
     }
-}
-
-/// The label of a host's registrable domain: `ebay` for `signin.ebay.co.uk`.
-fn registrable_label(host: &str) -> Option<&str> {
-    let registrable = psl::domain_str(host.trim_end_matches('.'))?;
-    let suffix = psl::suffix_str(registrable)?;
-    registrable.get(..registrable.len().checked_sub(suffix.len() + 1)?)
 }
 
 /// Brand names (the label of each protected brand domain), lower-case.
