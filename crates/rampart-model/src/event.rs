@@ -26,10 +26,26 @@ pub enum EventKind {
     QuarantineReleased,
     QuarantineDeleted,
     SpamReported,
+    PasswordChanged,
+    AppPasswordCreated,
+    AppPasswordRevoked,
+    TotpEnrolled,
+    TotpRemoved,
+    SessionRevoked,
+    LoginAllowed,
+    LoginChallenged,
+    LoginDenied,
+    LoginBlocked,
+    ChallengeApproved,
+    ChallengeDenied,
+    SourceBlocked,
+    SourceUnblocked,
+    PolicyChanged,
+    MessageSubmitted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 32] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -46,6 +62,22 @@ impl EventKind {
         EventKind::QuarantineReleased,
         EventKind::QuarantineDeleted,
         EventKind::SpamReported,
+        EventKind::PasswordChanged,
+        EventKind::AppPasswordCreated,
+        EventKind::AppPasswordRevoked,
+        EventKind::TotpEnrolled,
+        EventKind::TotpRemoved,
+        EventKind::SessionRevoked,
+        EventKind::LoginAllowed,
+        EventKind::LoginChallenged,
+        EventKind::LoginDenied,
+        EventKind::LoginBlocked,
+        EventKind::ChallengeApproved,
+        EventKind::ChallengeDenied,
+        EventKind::SourceBlocked,
+        EventKind::SourceUnblocked,
+        EventKind::PolicyChanged,
+        EventKind::MessageSubmitted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +98,22 @@ impl EventKind {
             EventKind::QuarantineReleased => "quarantine_released",
             EventKind::QuarantineDeleted => "quarantine_deleted",
             EventKind::SpamReported => "spam_reported",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::AppPasswordCreated => "app_password_created",
+            EventKind::AppPasswordRevoked => "app_password_revoked",
+            EventKind::TotpEnrolled => "totp_enrolled",
+            EventKind::TotpRemoved => "totp_removed",
+            EventKind::SessionRevoked => "session_revoked",
+            EventKind::LoginAllowed => "login_allowed",
+            EventKind::LoginChallenged => "login_challenged",
+            EventKind::LoginDenied => "login_denied",
+            EventKind::LoginBlocked => "login_blocked",
+            EventKind::ChallengeApproved => "challenge_approved",
+            EventKind::ChallengeDenied => "challenge_denied",
+            EventKind::SourceBlocked => "source_blocked",
+            EventKind::SourceUnblocked => "source_unblocked",
+            EventKind::PolicyChanged => "policy_changed",
+            EventKind::MessageSubmitted => "message_submitted",
         }
     }
 

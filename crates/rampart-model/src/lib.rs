@@ -16,6 +16,7 @@ mod address;
 mod clock;
 pub mod config;
 mod event;
+mod login;
 mod mailbox;
 mod verdict;
 
@@ -23,6 +24,7 @@ pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use event::{Event, EventKind};
+pub use login::{Protocol, UnknownProtocol};
 pub use mailbox::{
     Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
     QuarantineEntry, QuarantineStatus, UnknownFolder,
