@@ -29,10 +29,16 @@ class Rampart:
     def __init__(self, tmp: Path):
         self.data = tmp / "data"
         self.port = free_port()
+        self.submission_port = free_port()
+        self.submission_tls_port = free_port()
+        self.http_port = free_port()
         self.config = tmp / "rampart.toml"
         self.config.write_text(
             'hostname = "mx.interop.test"\n'
             f'[smtp]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_secs = 20\n'
+            f'[submission]\nlisten = "127.0.0.1:{self.submission_port}"\n'
+            f'listen_tls = "127.0.0.1:{self.submission_tls_port}"\n'
+            f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
             # Tests never reach a DNS server (SPF/DKIM/DMARC lookups would leave the machine).
             '[scan.dns]\nenabled = false\n'
             '[log]\nlevel = "warn"\n'

@@ -11,10 +11,11 @@ pub struct Config {
     /// The name this server uses in greetings, `Received` headers and its certificate.
     pub hostname: String,
     pub smtp: SmtpConfig,
-    pub submission: ListenerConfig,
+    pub submission: SubmissionConfig,
     pub imap: ListenerConfig,
-    pub http: ListenerConfig,
+    pub http: HttpConfig,
     pub tls: TlsConfig,
+    pub auth: AuthConfig,
     pub retention: RetentionConfig,
     pub scan: ScanConfig,
     pub log: LogConfig,
@@ -25,10 +26,11 @@ impl Default for Config {
         Config {
             hostname: "localhost".into(),
             smtp: SmtpConfig::default(),
-            submission: ListenerConfig::on("0.0.0.0:5587"),
+            submission: SubmissionConfig::default(),
             imap: ListenerConfig::on("0.0.0.0:1143"),
-            http: ListenerConfig::on("127.0.0.1:8080"),
+            http: HttpConfig::default(),
             tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
             scan: ScanConfig::default(),
             log: LogConfig::default(),
@@ -96,6 +98,95 @@ impl ListenerConfig {
 impl Default for ListenerConfig {
     fn default() -> Self {
         ListenerConfig::on("127.0.0.1:0")
+    }
+}
+
+/// Authenticated submission for users' mail clients: AUTH only under TLS, senders may use only
+/// their own addresses, remote recipients are queued for outbound delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmissionConfig {
+    /// STARTTLS port (RFC 6409); empty to disable.
+    pub listen: String,
+    /// Implicit-TLS port (RFC 8314); empty to disable.
+    pub listen_tls: String,
+    /// File a copy of each sent message in the sender's `Sent` folder.
+    pub save_sent: bool,
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        SubmissionConfig {
+            listen: "0.0.0.0:5587".into(),
+            listen_tls: "0.0.0.0:4465".into(),
+            save_sent: true,
+        }
+    }
+}
+
+/// The HTTP listener: JSON API now, console and webmail later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Empty to disable.
+    pub listen: String,
+    /// Serve HTTPS with the server certificate (`[tls]`). Turn off only behind a TLS proxy.
+    pub tls: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            tls: true,
+        }
+    }
+}
+
+/// Logins on every door: sessions, step-up challenges, trust after approval, brute-force limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of an API session, in seconds.
+    pub session_ttl_secs: i64,
+    /// How long a sign-in challenge (TOTP or approval) stays open, in seconds.
+    pub challenge_ttl_secs: i64,
+    /// Days an approved IP address or device is trusted (no novelty challenges).
+    pub trust_days: u32,
+    /// Where users approve sign-ins; quoted to SMTP/IMAP clients. Default:
+    /// `https://<hostname>/approve`.
+    pub approve_url: Option<String>,
+    /// MaxMind-format (GeoLite2/DB-IP City or ASN) `.mmdb` files, or CSV files
+    /// (`cidr,asn,asn_name,country,region,city`), for country/ASN of login addresses.
+    pub geoip: Vec<PathBuf>,
+    /// Password hashes verified at once; 0 means one per CPU core. More wait, and a flood
+    /// beyond that is refused as busy.
+    pub hash_concurrency: usize,
+    /// Failures of one account from one IP before that pair is locked (never the account
+    /// itself: an attacker must not be able to lock users out).
+    pub lockout_failures: u32,
+    /// Seconds the account+IP pair stays locked.
+    pub lockout_secs: u64,
+    /// Delay before answering the first failure past three, in milliseconds; it doubles with
+    /// each further failure of the same account from the same address, up to the maximum.
+    pub failure_delay_ms: u64,
+    pub max_failure_delay_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl_secs: 8 * 3600,
+            challenge_ttl_secs: 600,
+            trust_days: 30,
+            approve_url: None,
+            geoip: Vec::new(),
+            hash_concurrency: 0,
+            lockout_failures: 10,
+            lockout_secs: 900,
+            failure_delay_ms: 1000,
+            max_failure_delay_ms: 30_000,
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod address;
 mod clock;
 pub mod config;
 mod event;
+mod identity;
 mod login;
 mod mailbox;
 mod verdict;
@@ -24,9 +25,13 @@ pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use event::{Event, EventKind};
+pub use identity::{
+    ApiSession, AppPassword, Challenge, ChallengeKind, ChallengeStatus, PolicyRecord, SourceBlock,
+    TotpState, Trust, TrustKind, UnknownName,
+};
 pub use login::{Protocol, UnknownProtocol};
 pub use mailbox::{
     Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
-    QuarantineEntry, QuarantineStatus, UnknownFolder,
+    OutboundEntry, QuarantineEntry, QuarantineStatus, UnknownFolder,
 };
 pub use verdict::{Action, Direction, Finding};

@@ -245,6 +245,26 @@ impl QuarantineStatus {
     }
 }
 
+/// One remote recipient of a submitted message, waiting for outbound delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundEntry {
+    pub id: i64,
+    /// The SMTP queue id the submitter was told.
+    pub queue_id: String,
+    pub blob: BlobId,
+    pub size: u64,
+    pub mail_from: String,
+    pub recipient: EmailAddress,
+    /// The authenticated account that submitted it.
+    pub account: EmailAddress,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
 /// A message kept out of the mailboxes by policy, with the scan report that put it there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuarantineEntry {

@@ -30,7 +30,11 @@ pub enum Command {
     Expn(String),
     Help,
     StartTls,
-    Auth,
+    /// `AUTH mechanism [initial-response]` (RFC 4954); the mechanism is upper-cased.
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
 }
 
 /// An ESMTP parameter, `KEYWORD[=value]`; the keyword is upper-cased.
@@ -109,9 +113,30 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "VRFY" => Ok(Command::Vrfy(rest.trim().to_string())),
         "EXPN" => Ok(Command::Expn(rest.trim().to_string())),
         "STARTTLS" => no_args(Command::StartTls),
-        "AUTH" => Ok(Command::Auth),
+        "AUTH" => parse_auth(rest),
         _ => Err(CommandError::Unrecognized(printable(verb))),
     }
+}
+
+fn parse_auth(rest: &str) -> Result<Command, CommandError> {
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let mechanism = words
+        .next()
+        .ok_or(CommandError::Syntax("AUTH needs a mechanism"))?;
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if mechanism.len() > 20 || !mechanism.chars().all(valid) {
+        return Err(CommandError::Syntax("bad AUTH mechanism name"));
+    }
+    let initial = words.next().map(str::to_string);
+    if words.next().is_some() {
+        return Err(CommandError::Syntax(
+            "AUTH takes a mechanism and one initial response",
+        ));
+    }
+    Ok(Command::Auth {
+        mechanism: mechanism.to_ascii_uppercase(),
+        initial,
+    })
 }
 
 fn printable(s: &str) -> String {
@@ -292,6 +317,27 @@ mod tests {
 
     fn p(s: &str) -> Result<Command, CommandError> {
         parse_command(s.as_bytes())
+    }
+
+    #[test]
+    fn parses_auth_with_and_without_initial_response() {
+        assert_eq!(
+            p("auth plain AGFsaWNlAHNlY3JldA=="),
+            Ok(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some("AGFsaWNlAHNlY3JldA==".into())
+            })
+        );
+        assert_eq!(
+            p("AUTH LOGIN"),
+            Ok(Command::Auth {
+                mechanism: "LOGIN".into(),
+                initial: None
+            })
+        );
+        assert!(p("AUTH").is_err());
+        assert!(p("AUTH PL@IN").is_err());
+        assert!(p("AUTH PLAIN a b").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Rampart's SMTP server. Today: the MX (inbound) listener; submission and outbound delivery come
-//! with later issues on the same session machinery.
+//! Rampart's SMTP server: the MX (inbound) listener and submission (AUTH under TLS, own
+//! addresses only, remote recipients queued); outbound delivery comes with a later issue on the
+//! same session machinery.
 //!
 //! * [`command`]: the command-line parser; pure, total (never panics), fuzzed.
 //! * [`session`]: the RFC 5321 state machine for one connection, with PIPELINING, SIZE, 8BITMIME,
@@ -20,6 +21,8 @@
 //!     tls: None,
 //!     scanner: None,
 //!     shutdown: shutdown.clone(),
+//!     submission: None,
+//!     implicit_tls: false,
 //! };
 //! let server = SmtpServer::bind("127.0.0.1:2525", ctx).await?;
 //! tokio::spawn(server.run(shutdown));

@@ -95,6 +95,23 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
     }
 }
 
+/// Every address in the From and Sender header fields, lower-cased; `None` when the header block
+/// has no From (RFC 5322 requires one).
+pub fn author_addresses(raw: &[u8]) -> Option<Vec<String>> {
+    let msg = MessageParser::new().parse_headers(raw)?;
+    let mut out: Vec<String> = Vec::new();
+    for list in [msg.from(), msg.sender()].into_iter().flatten() {
+        for a in list.iter() {
+            match a.address() {
+                Some(addr) => out.push(addr.trim().to_lowercase()),
+                // A From with a display name and no address cannot be checked: refuse it.
+                None => out.push(String::new()),
+            }
+        }
+    }
+    msg.from().is_some().then_some(out)
+}
+
 /// Listing fields are for people; a hostile 1 MB Subject must not bloat the metadata store.
 fn clip(mut s: String) -> String {
     const MAX: usize = 998;
@@ -121,6 +138,16 @@ Subject: =?GB2312?B?xOO6ww==?=\r\nDate: Fri, 27 Nov 2026 10:00:00 +0800\r\n\r\nb
         assert_eq!(s.to, "a@x.org, b@y.org");
         assert_eq!(s.subject, "你好");
         assert!(s.date.contains("27 Nov 2026"), "{}", s.date);
+    }
+
+    #[test]
+    fn author_addresses_lists_from_and_sender() {
+        let raw = b"From: Alice <Alice@Example.com>, bob@example.com\r\nSender: c@example.com\r\n\r\nx\r\n";
+        assert_eq!(
+            author_addresses(raw).unwrap(),
+            vec!["alice@example.com", "bob@example.com", "c@example.com"]
+        );
+        assert!(author_addresses(b"Subject: no from\r\n\r\nx\r\n").is_none());
     }
 
     #[test]

@@ -14,9 +14,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use rampart_auth::login::Login;
+
 use crate::command::{parse_command, Command, CommandError, Param};
 use crate::io::{read_line, LineEnd, Stream};
 use crate::message::{received_header, summarize, TlsInfo};
+
+mod submit;
 
 /// What every session of one listener shares.
 pub struct SessionContext {
@@ -28,6 +32,24 @@ pub struct SessionContext {
     pub scanner: Option<Arc<Scanner>>,
     /// Flips to `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Set on the submission listeners: AUTH is required and remote recipients are queued.
+    pub submission: Option<Submission>,
+    /// TLS from the first byte (port 465 style) instead of STARTTLS.
+    pub implicit_tls: bool,
+}
+
+/// What a submission listener needs beyond the MX.
+pub struct Submission {
+    pub login: Arc<Login>,
+    /// Keep a copy of what a user sends in their `Sent` folder (for clients that do not).
+    pub save_sent: bool,
+}
+
+/// The account a submission session authenticated as, and the addresses it may send from.
+#[derive(Debug, Clone)]
+struct Authed {
+    account: EmailAddress,
+    addresses: Vec<EmailAddress>,
 }
 
 #[derive(Default)]
@@ -35,6 +57,8 @@ struct Transaction {
     from: Option<EmailAddress>,
     /// Recipient addresses as given (for `Received: ... for <x>`).
     rcpt_addresses: Vec<EmailAddress>,
+    /// Submission only: recipients outside the local domains, queued for outbound delivery.
+    remote: Vec<EmailAddress>,
     /// Accounts to deliver to, deduplicated (aliases can overlap).
     accounts: Vec<EmailAddress>,
     declared_size: Option<u64>,
@@ -74,6 +98,7 @@ pub struct Session {
     tx: Option<Transaction>,
     errors: u32,
     line: Vec<u8>,
+    authed: Option<Authed>,
 }
 
 impl Session {
@@ -89,6 +114,7 @@ impl Session {
             tx: None,
             errors: 0,
             line: Vec::with_capacity(512),
+            authed: None,
         }
     }
 
@@ -116,6 +142,12 @@ impl Session {
 
     /// Runs the conversation to its end. I/O errors just end it: the peer is gone.
     pub async fn run(mut self) {
+        if self.ctx.implicit_tls {
+            match self.upgrade_tls().await {
+                Ok(true) => {}
+                _ => return,
+            }
+        }
         let greeting = format!("220 {} ESMTP Rampart", self.ctx.hostname);
         self.reply(&greeting);
         if let Err(e) = self.serve().await {
@@ -239,10 +271,7 @@ impl Session {
             Command::Vrfy(_) => self.reply("252 2.5.2 Cannot VRFY user; send mail and it will be delivered if possible"),
             Command::Expn(_) => self.reply("502 5.5.1 Error: EXPN is not available"),
             Command::Help => self.reply("214 2.0.0 See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT STARTTLS"),
-            Command::Auth => {
-                self.reply("503 5.5.1 Error: authentication is not offered on this port; use submission");
-                return Ok(self.count_error());
-            }
+            Command::Auth { mechanism, initial } => return self.auth(mechanism, initial).await,
             Command::StartTls => return self.starttls().await,
         }
         Ok(Flow::Continue)
@@ -270,6 +299,10 @@ impl Session {
         if self.tls.is_none() && self.ctx.tls.is_some() {
             lines.push("STARTTLS".into());
         }
+        // RFC 4954 §4: never offer password mechanisms in the clear.
+        if self.ctx.submission.is_some() && self.tls.is_some() && self.authed.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
         let n = lines.len();
         for (i, l) in lines.into_iter().enumerate() {
             let sep = if i + 1 == n { ' ' } else { '-' };
@@ -284,6 +317,9 @@ impl Session {
         }
         if self.tx.is_some() {
             return self.reply("503 5.5.1 Error: nested MAIL command");
+        }
+        if self.ctx.submission.is_some() && self.authed.is_none() {
+            return self.reply("530 5.7.0 Error: authentication required");
         }
         let mut tx = Transaction::default();
         for p in params {
@@ -314,8 +350,24 @@ impl Session {
             }
             match raw.parse::<EmailAddress>() {
                 Ok(addr) => tx.from = Some(addr),
-                Err(_) if raw.contains("@[") => {}
+                Err(_) if raw.contains("@[") && self.authed.is_none() => {}
                 Err(_) => return self.reply("501 5.1.7 Error: bad sender address syntax"),
+            }
+        }
+        if let Some(authed) = &self.authed {
+            match &tx.from {
+                Some(from) if authed.addresses.contains(from) => {}
+                _ => {
+                    let allowed = authed
+                        .addresses
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return self.reply(&format!(
+                        "553 5.7.1 Error: you may send only as your own addresses: {allowed}"
+                    ));
+                }
             }
         }
         self.tx = Some(tx);
@@ -360,6 +412,14 @@ impl Session {
             }
         };
         match resolved {
+            Recipient::NotLocal if self.authed.is_some() => {
+                let tx = self.tx.as_mut().expect("transaction checked above");
+                if !tx.remote.contains(&addr) {
+                    tx.remote.push(addr.clone());
+                }
+                tx.rcpt_addresses.push(addr);
+                self.reply("250 2.1.5 Ok");
+            }
             Recipient::NotLocal => {
                 tracing::info!(peer = %self.peer, rcpt = %addr, "relay denied");
                 self.reply("550 5.7.1 Error: relay access denied");
@@ -401,7 +461,7 @@ impl Session {
                 self.reply("503 5.5.1 Error: DATA cannot follow BDAT in one transaction");
                 return Ok(self.count_error());
             }
-            Some(tx) if tx.accounts.is_empty() => {
+            Some(tx) if tx.accounts.is_empty() && tx.remote.is_empty() => {
                 self.reply("554 5.5.1 Error: no valid recipients");
                 return Ok(Flow::Continue);
             }
@@ -469,7 +529,10 @@ impl Session {
 
     async fn bdat(&mut self, size: u64, last: bool) -> std::io::Result<Flow> {
         let max_size = self.ctx.limits.max_message_size;
-        let usable = self.tx.as_ref().is_some_and(|tx| !tx.accounts.is_empty());
+        let usable = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| !tx.accounts.is_empty() || !tx.remote.is_empty());
         // The chunk is on the wire whatever we think of it: read it (bounded) before replying.
         let keep = if usable {
             let tx = self.tx.as_mut().expect("checked");
@@ -535,49 +598,22 @@ impl Session {
     /// Stores the message for every accepted recipient; `250` only once it is durable.
     async fn deliver(&mut self, body: Vec<u8>) {
         let Some(tx) = self.tx.take() else { return };
+        if let Some(authed) = self.authed.clone() {
+            return self.submit(body, tx, authed).await;
+        }
         let id = queue_id();
-        let now = time::OffsetDateTime::now_utc();
-        let header = received_header(
-            self.helo.as_deref().unwrap_or("unknown"),
-            self.peer.ip(),
-            &self.ctx.hostname,
-            self.esmtp,
-            tx.smtputf8,
-            self.tls.as_ref(),
-            &id,
-            (tx.rcpt_addresses.len() == 1).then(|| &tx.rcpt_addresses[0]),
-            now,
-        );
+        let header = self.trace_header(&tx, &id);
         let summary = summarize(&body);
         let from = tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default();
         let mut folder = Folder::Inbox;
         let mut raw = match self.ctx.scanner.clone() {
             None => body,
             Some(scanner) => {
-                let envelope = Envelope {
-                    direction: Direction::Inbound,
-                    peer_ip: Some(self.peer.ip()),
-                    helo: self.helo.clone().unwrap_or_default(),
-                    mail_from: from.clone(),
-                    recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
-                    authenticated: None,
+                let envelope = self.envelope(&tx, Direction::Inbound, None);
+                let Some((report, body)) = self.scan_isolated(&scanner, body, envelope, &id).await
+                else {
+                    return;
                 };
-                // Scanned in its own task: a bug in a check (or a parser it calls) that panics
-                // must cost one temporary failure, not the session or the message.
-                let shared = Bytes::from(body);
-                let task = {
-                    let (scanner, shared) = (Arc::clone(&scanner), shared.clone());
-                    tokio::spawn(async move { scanner.scan(&shared, &envelope).await })
-                };
-                let report = match task.await {
-                    Ok(report) => report,
-                    Err(e) => {
-                        tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "content scan failed");
-                        self.reply("451 4.3.0 Error: could not scan the message, try again later");
-                        return;
-                    }
-                };
-                let body: Vec<u8> = shared.into();
                 tracing::info!(
                     peer = %self.peer,
                     queue_id = %id,
@@ -635,6 +671,62 @@ impl Session {
             Err(e) => {
                 tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "could not store message");
                 self.reply("451 4.3.0 Error: could not store the message, try again later");
+            }
+        }
+    }
+
+    /// The `Received` header this server adds to a message of `tx`.
+    fn trace_header(&self, tx: &Transaction, id: &str) -> String {
+        received_header(
+            self.helo.as_deref().unwrap_or("unknown"),
+            self.peer.ip(),
+            &self.ctx.hostname,
+            self.esmtp,
+            tx.smtputf8,
+            self.tls.as_ref(),
+            id,
+            (tx.rcpt_addresses.len() == 1).then(|| &tx.rcpt_addresses[0]),
+            time::OffsetDateTime::now_utc(),
+        )
+    }
+
+    fn envelope(
+        &self,
+        tx: &Transaction,
+        direction: Direction,
+        authenticated: Option<String>,
+    ) -> Envelope {
+        Envelope {
+            direction,
+            peer_ip: Some(self.peer.ip()),
+            helo: self.helo.clone().unwrap_or_default(),
+            mail_from: tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
+            authenticated,
+        }
+    }
+
+    /// Runs the pipeline in its own task: a bug in a check (or a parser it calls) that panics
+    /// costs one temporary failure (`451`, already replied when this returns `None`), not the
+    /// session or the message. Gives the body back with the report.
+    async fn scan_isolated(
+        &mut self,
+        scanner: &Arc<Scanner>,
+        body: Vec<u8>,
+        envelope: Envelope,
+        id: &str,
+    ) -> Option<(ScanReport, Vec<u8>)> {
+        let shared = Bytes::from(body);
+        let task = {
+            let (scanner, shared) = (Arc::clone(scanner), shared.clone());
+            tokio::spawn(async move { scanner.scan(&shared, &envelope).await })
+        };
+        match task.await {
+            Ok(report) => Some((report, shared.into())),
+            Err(e) => {
+                tracing::error!(peer = %self.peer, queue_id = %id, error = %e, "content scan failed");
+                self.reply("451 4.3.0 Error: could not scan the message, try again later");
+                None
             }
         }
     }
@@ -719,10 +811,10 @@ impl Session {
     }
 
     async fn starttls(&mut self) -> std::io::Result<Flow> {
-        let Some(acceptor) = self.ctx.tls.clone() else {
+        if self.ctx.tls.is_none() {
             self.reply("502 5.5.1 Error: STARTTLS is not available");
             return Ok(Flow::Continue);
-        };
+        }
         if self.tls.is_some() {
             self.reply("503 5.5.1 Error: TLS already active");
             return Ok(self.count_error());
@@ -736,6 +828,20 @@ impl Session {
         }
         self.reply("220 2.0.0 Ready to start TLS");
         self.flush(true).await?;
+        if !self.upgrade_tls().await? {
+            return Ok(Flow::Close);
+        }
+        // RFC 3207: forget everything learned before TLS, including EHLO.
+        self.helo = None;
+        self.tx = None;
+        Ok(Flow::Continue)
+    }
+
+    /// Runs the TLS handshake on the connection; `false` if it failed (the peer is dropped).
+    async fn upgrade_tls(&mut self) -> std::io::Result<bool> {
+        let Some(acceptor) = self.ctx.tls.clone() else {
+            return Ok(false);
+        };
         let conn = std::mem::replace(
             &mut self.conn,
             BufReader::new(Box::new(tokio::io::duplex(1).0) as Box<dyn Stream>),
@@ -746,9 +852,9 @@ impl Session {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::info!(peer = %self.peer, error = %e, "TLS handshake failed");
-                return Ok(Flow::Close);
+                return Ok(false);
             }
-            Err(_) => return Ok(Flow::Close),
+            Err(_) => return Ok(false),
         };
         let (_, state) = tls.get_ref();
         self.tls = Some(TlsInfo {
@@ -764,9 +870,6 @@ impl Session {
                 .to_string(),
         });
         self.conn = BufReader::with_capacity(16 * 1024, Box::new(tls));
-        // RFC 3207: forget everything learned before TLS, including EHLO.
-        self.helo = None;
-        self.tx = None;
-        Ok(Flow::Continue)
+        Ok(true)
     }
 }

@@ -87,6 +87,8 @@ async fn start_with(limits: SmtpConfig, scanner: Option<Arc<rampart_scan::Scanne
         tls: Some(tls_acceptor()),
         scanner,
         shutdown: shutdown.clone(),
+        submission: None,
+        implicit_tls: false,
     };
     let server = SmtpServer::bind("127.0.0.1:0", ctx).await.unwrap();
     let addr = server.local_addr().unwrap();

@@ -75,6 +75,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         tls: Some(tls_acceptor()),
         scanner: None,
         shutdown,
+        submission: None,
+        implicit_tls: false,
     };
     Fixture {
         runtime,

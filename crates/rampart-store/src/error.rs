@@ -10,6 +10,13 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A login challenge cannot take the requested decision: it was already decided, completed,
+    /// or has expired (`status` is where it stands now).
+    #[error("login challenge {id} is {status}; it can no longer be decided")]
+    ChallengeNotPending {
+        id: String,
+        status: rampart_model::ChallengeStatus,
+    },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("storage backend error: {0}")]

@@ -1,7 +1,9 @@
 //! Storage for Rampart: what callers see is [`Mailstore`] plus two traits.
 //!
-//! * [`MetaStore`]: domains, accounts, aliases, mailboxes, message metadata, events. Every write is
-//!   durable when its future resolves.
+//! * [`MetaStore`]: domains, accounts, aliases, mailboxes, message metadata, events, and identities
+//!   with login-risk state (password hashes, app passwords, API sessions, TOTP, risk profiles,
+//!   source blocks, challenges, trust, login policies). Every write is durable when its future
+//!   resolves.
 //! * [`BlobStore`]: raw messages, content-addressed by SHA-256, immutable once written.
 //!
 //! The embedded backend ([`SqliteMetaStore`] + [`FsBlobStore`]) keeps both under one data directory;
@@ -33,6 +35,7 @@ pub use blob::{BlobStore, FsBlobStore};
 pub use error::StoreError;
 pub use mailstore::{Mailstore, PurgeReport};
 pub use meta::{
-    EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewQuarantine, Recipient,
+    EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewOutbound, NewQuarantine,
+    Recipient,
 };
 pub use sqlite::SqliteMetaStore;

@@ -3,12 +3,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rampart_model::{
-    Clock, Direction, EmailAddress, Folder, MessageId, MessageMeta, QuarantineEntry, Timestamp,
+    Clock, Direction, EmailAddress, Flag, Folder, MessageId, MessageMeta, OutboundEntry,
+    QuarantineEntry, Timestamp,
 };
 
 use crate::{
-    BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, NewQuarantine, SqliteMetaStore,
-    StoreError,
+    BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, NewOutbound, NewQuarantine,
+    SqliteMetaStore, StoreError,
 };
 
 /// The mail store callers use: blobs and metadata together, the retention window, and the clock.
@@ -90,6 +91,19 @@ impl Mailstore {
         folder: Folder,
         actor: &str,
     ) -> Result<Vec<MessageMeta>, StoreError> {
+        self.deliver_with_flags(message, recipients, folder, &[], actor)
+            .await
+    }
+
+    /// [`Mailstore::deliver`] with flags set from the start (a `Sent` copy is `\\Seen`).
+    pub async fn deliver_with_flags(
+        &self,
+        message: NewMessage,
+        recipients: &[EmailAddress],
+        folder: Folder,
+        flags: &[Flag],
+        actor: &str,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
         if recipients.is_empty() {
             return Err(StoreError::Invalid("a delivery needs a recipient".into()));
         }
@@ -101,10 +115,36 @@ impl Mailstore {
             summary: message.summary,
             accounts: recipients.to_vec(),
             folder,
+            flags: flags.to_vec(),
         };
         self.meta
             .insert_messages(&filing, self.clock.now(), actor)
             .await
+    }
+
+    /// Queues a submitted message for its remote recipients. Durable on return.
+    pub async fn enqueue_outbound(
+        &self,
+        raw: Bytes,
+        mail_from: &str,
+        recipients: &[EmailAddress],
+        queue_id: &str,
+        account: &str,
+    ) -> Result<Vec<OutboundEntry>, StoreError> {
+        let account: EmailAddress = account
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("submitting account: {e}")))?;
+        let size = raw.len() as u64;
+        let blob = self.blobs.put(raw).await?;
+        let item = NewOutbound {
+            queue_id: queue_id.to_string(),
+            blob,
+            size,
+            mail_from: mail_from.to_string(),
+            recipients: recipients.to_vec(),
+            account,
+        };
+        self.meta.enqueue_outbound(&item, self.clock.now()).await
     }
 
     /// Holds a message out of the mailboxes with the report that put it there. Durable on return,

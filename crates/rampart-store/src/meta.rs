@@ -3,8 +3,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use bytes::Bytes;
 use rampart_model::{
-    Account, Alias, BlobId, Direction, Domain, EmailAddress, Event, EventKind, Folder, MessageId,
-    MessageMeta, NewAccount, QuarantineEntry, QuarantineStatus, Timestamp,
+    Account, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus, Direction, Domain,
+    EmailAddress, Event, EventKind, Flag, Folder, MessageId, MessageMeta, NewAccount,
+    OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus, SourceBlock,
+    Timestamp, TotpState, Trust,
 };
 
 use crate::StoreError;
@@ -42,6 +44,19 @@ pub struct Filing {
     pub summary: MessageSummary,
     pub accounts: Vec<EmailAddress>,
     pub folder: Folder,
+    /// Flags the new entries start with (e.g. `\\Seen` on a `Sent` copy).
+    pub flags: Vec<Flag>,
+}
+
+/// A stored blob to queue for outbound delivery to remote recipients.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub queue_id: String,
+    pub blob: BlobId,
+    pub size: u64,
+    pub mail_from: String,
+    pub recipients: Vec<EmailAddress>,
+    pub account: EmailAddress,
 }
 
 /// A stored blob to hold in quarantine, with the report that put it there.
@@ -71,11 +86,15 @@ pub enum Recipient {
     Accounts(Vec<Account>),
 }
 
-/// Which events to list.
+/// Which events to list. Every field that is set must match (they combine with AND).
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub kind: Option<EventKind>,
+    /// Any of these kinds; empty means every kind.
+    pub kinds: Vec<EventKind>,
     pub subject: Option<String>,
+    /// Only events at or after this moment.
+    pub since: Option<Timestamp>,
     pub limit: Option<usize>,
 }
 
@@ -103,6 +122,9 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Account, StoreError>;
     async fn account(&self, address: &EmailAddress) -> Result<Option<Account>, StoreError>;
     async fn list_accounts(&self, domain: Option<&str>) -> Result<Vec<Account>, StoreError>;
+    /// Disabling also revokes, in the same transaction, every active API session and app
+    /// password of the account (the event's detail counts them): a disabled account has no
+    /// working credential left, and enabling it again does not bring them back.
     async fn set_disabled(
         &self,
         address: &EmailAddress,
@@ -217,6 +239,16 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(), StoreError>;
 
+    /// Queues a submitted message for each remote recipient (one row each), durably, with a
+    /// `message_submitted`-independent audit trail left to the caller.
+    async fn enqueue_outbound(
+        &self,
+        item: &NewOutbound,
+        at: Timestamp,
+    ) -> Result<Vec<OutboundEntry>, StoreError>;
+    /// The outbound queue, oldest first; `status` filters (`queued`, `sent`, `failed`).
+    async fn list_outbound(&self, status: Option<&str>) -> Result<Vec<OutboundEntry>, StoreError>;
+
     /// Of `candidates`, the blobs no message (deleted or not) and no held quarantine entry
     /// references.
     async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError>;
@@ -231,4 +263,217 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Event, StoreError>;
     /// Newest first.
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    // ---- Identities and login-risk state. The store never sees a clear secret: passwords come
+    // as argon2id PHC strings, tokens and app passwords as SHA-256 hex, both computed by the
+    // caller; the TOTP secret is the one exception (verifying a code needs it).
+
+    /// Replaces the account's password hash (`password_changed`). Other credentials stay: call
+    /// [`MetaStore::revoke_all`] as well to log every device out.
+    async fn set_password(
+        &self,
+        account: &EmailAddress,
+        hash: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+    /// The password hash; `None` when the account has none or does not exist. Does not look at
+    /// `disabled`: the caller checks the account.
+    async fn password_hash(&self, account: &EmailAddress) -> Result<Option<String>, StoreError>;
+
+    /// Adds an app password for `protocols` (at least one; duplicates dropped) with the event
+    /// `app_password_created`. Refused (`Conflict`) for a disabled account.
+    async fn create_app_password(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        protocols: &[Protocol],
+        secret_hash: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<AppPassword, StoreError>;
+    /// All of the account's app passwords, revoked ones included, newest first.
+    async fn list_app_passwords(
+        &self,
+        account: &EmailAddress,
+    ) -> Result<Vec<AppPassword>, StoreError>;
+    /// The app passwords that may still log in, each with its hash, newest first.
+    async fn active_app_password_hashes(
+        &self,
+        account: &EmailAddress,
+    ) -> Result<Vec<(AppPassword, String)>, StoreError>;
+    /// Revokes one app password of `account` (`app_password_revoked`). `NotFound` when `id` is
+    /// not one of this account's, `Conflict` when it is already revoked.
+    async fn revoke_app_password(
+        &self,
+        account: &EmailAddress,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<AppPassword, StoreError>;
+    /// Records a successful use (no event; never moves `last_used_at` backwards).
+    async fn touch_app_password(&self, id: i64, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Starts an API session known by the hash of its bearer token (no event: the caller records
+    /// `login_allowed`). Refused (`Conflict`) for a disabled account or a reused token hash.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_session(
+        &self,
+        account: &EmailAddress,
+        token_hash: &str,
+        expires_at: Timestamp,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        mfa: bool,
+        at: Timestamp,
+    ) -> Result<ApiSession, StoreError>;
+    /// The session, only while it is not revoked, `now < expires_at`, and its account is enabled.
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiSession>, StoreError>;
+    /// The account's sessions that are neither revoked nor expired, newest first.
+    async fn list_sessions(
+        &self,
+        account: &EmailAddress,
+        now: Timestamp,
+    ) -> Result<Vec<ApiSession>, StoreError>;
+    /// Revokes one session (`session_revoked`). This does not check who owns it: a caller acting
+    /// for a user must first find `id` among that user's [`MetaStore::list_sessions`].
+    /// `Conflict` when already revoked.
+    async fn revoke_session(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<ApiSession, StoreError>;
+    /// Revokes every active session and app password of the account in one transaction with one
+    /// `session_revoked` event. Returns (sessions, app passwords) revoked.
+    async fn revoke_all(
+        &self,
+        account: &EmailAddress,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(u64, u64), StoreError>;
+
+    /// The account's TOTP enrolment, if any.
+    async fn totp(&self, account: &EmailAddress) -> Result<Option<TotpState>, StoreError>;
+    /// Replaces the enrolment (forgetting the last used step). `totp_enrolled` is recorded only
+    /// when `confirmed`; an unconfirmed one waits for [`MetaStore::confirm_totp`].
+    async fn set_totp(
+        &self,
+        account: &EmailAddress,
+        secret: &[u8],
+        confirmed: bool,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError>;
+    /// Confirms a pending enrolment with the step of a code the caller verified, consuming that
+    /// step (`totp_enrolled`). False when already confirmed or the step is not newer than the
+    /// last one; `NotFound` without an enrolment.
+    async fn confirm_totp(
+        &self,
+        account: &EmailAddress,
+        step: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError>;
+    /// Atomically accepts `step` (of a code the caller verified) only if the enrolment is
+    /// confirmed and `step` is greater than the last accepted one, and stores it. False
+    /// otherwise: a code works once, and never after a later one.
+    async fn use_totp_step(&self, account: &EmailAddress, step: i64) -> Result<bool, StoreError>;
+    /// Removes the enrolment; true (with `totp_removed`) if there was one.
+    async fn remove_totp(
+        &self,
+        account: &EmailAddress,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// The account's serialized login-risk profile, if it has one.
+    async fn risk_profile(&self, account: &EmailAddress) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores (replaces) the risk profile. No event: it changes on every login.
+    async fn save_risk_profile(
+        &self,
+        account: &EmailAddress,
+        bytes: Vec<u8>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Blocks logins from `cidr` (an address or a network; stored in canonical form, host bits
+    /// cleared) with `source_blocked`. Re-adding a network updates its reason, expiry and actor.
+    async fn add_block(
+        &self,
+        cidr: &str,
+        reason: &str,
+        expires_at: Option<Timestamp>,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<SourceBlock, StoreError>;
+    /// Lifts a block; true (with `source_unblocked`) if there was one.
+    async fn remove_block(
+        &self,
+        cidr: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError>;
+    /// Blocks in force at `now` (no expiry, or `now < expires_at`), oldest first.
+    async fn list_blocks(&self, now: Timestamp) -> Result<Vec<SourceBlock>, StoreError>;
+
+    /// Stores a new `Pending` challenge (`login_challenged`, reasons in the detail). `Conflict`
+    /// when the id is taken.
+    async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError>;
+    /// The challenge as stored: a `Pending` one may be past its `expires_at`.
+    async fn challenge(&self, id: &str) -> Result<Option<Challenge>, StoreError>;
+    /// The account's pending, unexpired challenges, newest first.
+    async fn pending_challenges(
+        &self,
+        account: &EmailAddress,
+        now: Timestamp,
+    ) -> Result<Vec<Challenge>, StoreError>;
+    /// Moves a challenge on: `Pending` to `Approved`, `Denied` or `Expired` (or straight to
+    /// `Completed` for a TOTP challenge); `Approved` to `Completed`. A challenge past its expiry
+    /// is marked `Expired` instead and the call fails with `ChallengeNotPending`, as does any
+    /// other move. Records `challenge_approved` / `challenge_denied`.
+    async fn decide_challenge(
+        &self,
+        id: &str,
+        status: ChallengeStatus,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<Challenge, StoreError>;
+
+    /// Trusts an IP or device for the account until `trust.until` (an existing entry is only
+    /// ever extended).
+    async fn add_trust(&self, trust: &Trust) -> Result<(), StoreError>;
+    /// Whether `ip`, or `device_id` when given, is trusted for the account at `now`.
+    async fn is_trusted(
+        &self,
+        account: &EmailAddress,
+        ip: &str,
+        device_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Sets the login policy of one scope (`org` with an empty value, `department`, `level`, or
+    /// `user` with an address), replacing any earlier one, with `policy_changed`.
+    async fn set_policy(
+        &self,
+        scope_kind: &str,
+        scope_value: &str,
+        policy_json: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<PolicyRecord, StoreError>;
+    /// Removes a scope's policy; true (with `policy_changed`) if there was one.
+    async fn remove_policy(
+        &self,
+        scope_kind: &str,
+        scope_value: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError>;
+    /// Every policy: org, then departments, levels and users, each by value.
+    async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError>;
 }

@@ -14,14 +14,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_model::{
-    Account, AccountId, Alias, BlobId, Direction, Domain, EmailAddress, Event, EventKind, Flag,
-    Folder, MessageId, MessageMeta, NewAccount, QuarantineEntry, QuarantineStatus, Timestamp,
+    Account, AccountId, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus,
+    Direction, Domain, EmailAddress, Event, EventKind, Flag, Folder, MessageId, MessageMeta,
+    NewAccount, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus,
+    SourceBlock, Timestamp, TotpState, Trust,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
-use crate::meta::{EventFilter, Filing, MetaStore, NewQuarantine, Recipient};
+use crate::meta::{EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine, Recipient};
 use crate::StoreError;
+
+mod identity;
 
 /// Jobs a write transaction may hold; bounds the latency one batch adds to the next.
 const MAX_BATCH: usize = 512;
@@ -114,6 +118,105 @@ CREATE TABLE user_models(
     model BLOB NOT NULL,
     updated_at INTEGER NOT NULL
 );
+"#,
+    // Identities and login-risk state. Tokens and app passwords are stored as the caller's
+    // hashes; the TOTP secret is the one secret kept as is.
+    r#"
+CREATE TABLE app_passwords(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    protocols TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX app_passwords_by_account ON app_passwords(account_id, id);
+CREATE TABLE api_sessions(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    ip TEXT,
+    user_agent TEXT,
+    mfa INTEGER NOT NULL
+);
+CREATE INDEX api_sessions_live_by_account ON api_sessions(account_id, id) WHERE revoked_at IS NULL;
+CREATE TABLE totp(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    secret BLOB NOT NULL,
+    confirmed INTEGER NOT NULL,
+    last_step INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE risk_profiles(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    profile BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE source_blocks(
+    id INTEGER PRIMARY KEY,
+    cidr TEXT NOT NULL UNIQUE,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    actor TEXT NOT NULL
+);
+CREATE TABLE challenges(
+    id TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    kind TEXT NOT NULL CHECK(kind IN ('totp', 'approval')),
+    protocol TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    user_agent TEXT,
+    device_id TEXT,
+    reasons TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK(status IN ('pending', 'approved', 'denied', 'expired', 'completed')),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    decided_by TEXT
+);
+CREATE INDEX challenges_pending_by_account ON challenges(account_id, created_at)
+    WHERE status = 'pending';
+CREATE TABLE trust(
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    kind TEXT NOT NULL CHECK(kind IN ('ip', 'device')),
+    value TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY(account_id, kind, value)
+) WITHOUT ROWID;
+CREATE TABLE login_policies(
+    scope_kind TEXT NOT NULL CHECK(scope_kind IN ('org', 'department', 'level', 'user')),
+    scope_value TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY(scope_kind, scope_value)
+);
+"#,
+    // 5: the outbound queue (submission's remote recipients), one row per recipient.
+    r#"
+CREATE TABLE outbound_queue(
+    id INTEGER PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mail_from TEXT NOT NULL,
+    rcpt TEXT NOT NULL,
+    account TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX outbound_due ON outbound_queue(next_attempt_at) WHERE status = 'queued';
+CREATE INDEX outbound_by_blob ON outbound_queue(blob);
 "#,
 ];
 
@@ -567,24 +670,26 @@ impl MetaStore for SqliteMetaStore {
     ) -> Result<Account, StoreError> {
         let (address, actor) = (address.clone(), actor.to_string());
         self.write(move |conn| {
-            require_account(conn, &address)?;
+            let account = require_account(conn, &address)?;
             conn.execute(
                 "UPDATE accounts SET disabled = ?1 WHERE address = ?2",
                 params![disabled as i64, address.as_str()],
             )?;
-            let kind = if disabled {
-                EventKind::AccountDisabled
+            let (kind, detail) = if disabled {
+                // A disabled account keeps no working credential, even once enabled again.
+                let (sessions, app_passwords) =
+                    identity::revoke_credentials(conn, account.id.0, at)?;
+                (
+                    EventKind::AccountDisabled,
+                    detail([
+                        ("sessions_revoked", sessions.to_string()),
+                        ("app_passwords_revoked", app_passwords.to_string()),
+                    ]),
+                )
             } else {
-                EventKind::AccountEnabled
+                (EventKind::AccountEnabled, BTreeMap::new())
             };
-            insert_event(
-                conn,
-                kind,
-                at,
-                &actor,
-                Some(address.as_str()),
-                BTreeMap::new(),
-            )?;
+            insert_event(conn, kind, at, &actor, Some(address.as_str()), detail)?;
             require_account(conn, &address)
         })
         .await
@@ -1011,6 +1116,7 @@ impl MetaStore for SqliteMetaStore {
                 },
                 accounts,
                 folder,
+                flags: Vec::new(),
             };
             let delivered = file_messages(conn, &filing, at, &actor)?;
             for rcpt in &entry.recipients {
@@ -1099,6 +1205,91 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn enqueue_outbound(
+        &self,
+        item: &NewOutbound,
+        at: Timestamp,
+    ) -> Result<Vec<OutboundEntry>, StoreError> {
+        if item.recipients.is_empty() {
+            return Err(StoreError::Invalid(
+                "an outbound message needs a recipient".into(),
+            ));
+        }
+        let item = item.clone();
+        self.write(move |conn| {
+            let mut out = Vec::with_capacity(item.recipients.len());
+            for rcpt in &item.recipients {
+                conn.prepare_cached(
+                    "INSERT INTO outbound_queue(queue_id, blob, size, mail_from, rcpt, account, next_attempt_at, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )?
+                .execute(params![
+                    item.queue_id,
+                    item.blob.0,
+                    item.size as i64,
+                    item.mail_from,
+                    rcpt.as_str(),
+                    item.account.as_str(),
+                    at.0
+                ])?;
+                out.push(OutboundEntry {
+                    id: conn.last_insert_rowid(),
+                    queue_id: item.queue_id.clone(),
+                    blob: item.blob.clone(),
+                    size: item.size,
+                    mail_from: item.mail_from.clone(),
+                    recipient: rcpt.clone(),
+                    account: item.account.clone(),
+                    status: "queued".into(),
+                    attempts: 0,
+                    next_attempt_at: at,
+                    last_error: None,
+                    created_at: at,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_outbound(&self, status: Option<&str>) -> Result<Vec<OutboundEntry>, StoreError> {
+        let status = status.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, queue_id, blob, size, mail_from, rcpt, account, status, attempts, \
+                 next_attempt_at, last_error, created_at FROM outbound_queue \
+                 WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+            )?;
+            let bad = |i: usize, e: String| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+            };
+            let rows = stmt.query_map(params![status], |r| {
+                let rcpt: String = r.get(5)?;
+                let account: String = r.get(6)?;
+                Ok(OutboundEntry {
+                    id: r.get(0)?,
+                    queue_id: r.get(1)?,
+                    blob: BlobId(r.get(2)?),
+                    size: r.get::<_, i64>(3)? as u64,
+                    mail_from: r.get(4)?,
+                    recipient: rcpt
+                        .parse()
+                        .map_err(|e: rampart_model::AddressError| bad(5, e.to_string()))?,
+                    account: account
+                        .parse()
+                        .map_err(|e: rampart_model::AddressError| bad(6, e.to_string()))?,
+                    status: r.get(7)?,
+                    attempts: r.get::<_, i64>(8)? as u32,
+                    next_attempt_at: Timestamp(r.get(9)?),
+                    last_error: r.get(10)?,
+                    created_at: Timestamp(r.get(11)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn unreferenced_blobs(&self, candidates: Vec<BlobId>) -> Result<Vec<BlobId>, StoreError> {
         self.read(move |conn| {
             let mut orphans = Vec::new();
@@ -1128,24 +1319,40 @@ impl MetaStore for SqliteMetaStore {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
         let filter = filter.clone();
         self.read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, at, kind, actor, subject, detail FROM events \
-                 WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR subject = ?2) ORDER BY id DESC LIMIT ?3",
-            )?;
-            let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
-            let rows = stmt.query_map(
-                params![filter.kind.map(|k| k.as_str()), filter.subject, limit],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                },
-            )?;
+            use rusqlite::types::Value;
+            let mut sql =
+                String::from("SELECT id, at, kind, actor, subject, detail FROM events WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            if let Some(kind) = filter.kind {
+                sql.push_str(" AND kind = ?");
+                args.push(Value::Text(kind.as_str().into()));
+            }
+            if !filter.kinds.is_empty() {
+                let marks = vec!["?"; filter.kinds.len()].join(", ");
+                sql.push_str(&format!(" AND kind IN ({marks})"));
+                args.extend(filter.kinds.iter().map(|k| Value::Text(k.as_str().into())));
+            }
+            if let Some(subject) = filter.subject {
+                sql.push_str(" AND subject = ?");
+                args.push(Value::Text(subject));
+            }
+            if let Some(since) = filter.since {
+                sql.push_str(" AND at >= ?");
+                args.push(Value::Integer(since.0));
+            }
+            sql.push_str(" ORDER BY id DESC LIMIT ?");
+            args.push(Value::Integer(filter.limit.map(|l| l as i64).unwrap_or(-1)));
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
             let mut events = Vec::new();
             for row in rows {
                 let (id, at, kind, actor, subject, detail) = row?;
@@ -1163,6 +1370,339 @@ impl MetaStore for SqliteMetaStore {
         })
         .await
     }
+
+    async fn set_password(
+        &self,
+        account: &EmailAddress,
+        hash: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (account, hash, actor) = (account.clone(), hash.to_string(), actor.to_string());
+        self.write(move |conn| identity::set_password(conn, &account, &hash, at, &actor))
+            .await
+    }
+
+    async fn password_hash(&self, account: &EmailAddress) -> Result<Option<String>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::password_hash(conn, &account))
+            .await
+    }
+
+    async fn create_app_password(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        protocols: &[Protocol],
+        secret_hash: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<AppPassword, StoreError> {
+        let (account, name, protocols) = (account.clone(), name.to_string(), protocols.to_vec());
+        let (secret_hash, actor) = (secret_hash.to_string(), actor.to_string());
+        self.write(move |conn| {
+            identity::create_app_password(
+                conn,
+                &account,
+                &name,
+                &protocols,
+                &secret_hash,
+                at,
+                &actor,
+            )
+        })
+        .await
+    }
+
+    async fn list_app_passwords(
+        &self,
+        account: &EmailAddress,
+    ) -> Result<Vec<AppPassword>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| {
+            let list = identity::list_app_passwords(conn, &account, false)?;
+            Ok(list.into_iter().map(|(pw, _)| pw).collect())
+        })
+        .await
+    }
+
+    async fn active_app_password_hashes(
+        &self,
+        account: &EmailAddress,
+    ) -> Result<Vec<(AppPassword, String)>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::list_app_passwords(conn, &account, true))
+            .await
+    }
+
+    async fn revoke_app_password(
+        &self,
+        account: &EmailAddress,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<AppPassword, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| identity::revoke_app_password(conn, &account, id, at, &actor))
+            .await
+    }
+
+    async fn touch_app_password(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
+        self.write(move |conn| identity::touch_app_password(conn, id, at))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        account: &EmailAddress,
+        token_hash: &str,
+        expires_at: Timestamp,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        mfa: bool,
+        at: Timestamp,
+    ) -> Result<ApiSession, StoreError> {
+        let (account, token_hash) = (account.clone(), token_hash.to_string());
+        let (ip, user_agent) = (ip.map(str::to_string), user_agent.map(str::to_string));
+        self.write(move |conn| {
+            identity::create_session(
+                conn,
+                &account,
+                &token_hash,
+                expires_at,
+                ip.as_deref(),
+                user_agent.as_deref(),
+                mfa,
+                at,
+            )
+        })
+        .await
+    }
+
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiSession>, StoreError> {
+        let token_hash = token_hash.to_string();
+        self.read(move |conn| identity::session_by_token_hash(conn, &token_hash, now))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        account: &EmailAddress,
+        now: Timestamp,
+    ) -> Result<Vec<ApiSession>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::list_sessions(conn, &account, now))
+            .await
+    }
+
+    async fn revoke_session(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<ApiSession, StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| identity::revoke_session(conn, id, at, &actor))
+            .await
+    }
+
+    async fn revoke_all(
+        &self,
+        account: &EmailAddress,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| identity::revoke_all(conn, &account, at, &actor))
+            .await
+    }
+
+    async fn totp(&self, account: &EmailAddress) -> Result<Option<TotpState>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::totp(conn, &account)).await
+    }
+
+    async fn set_totp(
+        &self,
+        account: &EmailAddress,
+        secret: &[u8],
+        confirmed: bool,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (account, secret, actor) = (account.clone(), secret.to_vec(), actor.to_string());
+        self.write(move |conn| identity::set_totp(conn, &account, &secret, confirmed, at, &actor))
+            .await
+    }
+
+    async fn confirm_totp(
+        &self,
+        account: &EmailAddress,
+        step: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| identity::confirm_totp(conn, &account, step, at, &actor))
+            .await
+    }
+
+    async fn use_totp_step(&self, account: &EmailAddress, step: i64) -> Result<bool, StoreError> {
+        let account = account.clone();
+        self.write(move |conn| identity::use_totp_step(conn, &account, step))
+            .await
+    }
+
+    async fn remove_totp(
+        &self,
+        account: &EmailAddress,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| identity::remove_totp(conn, &account, at, &actor))
+            .await
+    }
+
+    async fn risk_profile(&self, account: &EmailAddress) -> Result<Option<Vec<u8>>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::risk_profile(conn, &account))
+            .await
+    }
+
+    async fn save_risk_profile(
+        &self,
+        account: &EmailAddress,
+        bytes: Vec<u8>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let account = account.clone();
+        self.write(move |conn| identity::save_risk_profile(conn, &account, &bytes, at))
+            .await
+    }
+
+    async fn add_block(
+        &self,
+        cidr: &str,
+        reason: &str,
+        expires_at: Option<Timestamp>,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<SourceBlock, StoreError> {
+        let (cidr, reason, actor) = (cidr.to_string(), reason.to_string(), actor.to_string());
+        self.write(move |conn| identity::add_block(conn, &cidr, &reason, expires_at, at, &actor))
+            .await
+    }
+
+    async fn remove_block(
+        &self,
+        cidr: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let (cidr, actor) = (cidr.to_string(), actor.to_string());
+        self.write(move |conn| identity::remove_block(conn, &cidr, at, &actor))
+            .await
+    }
+
+    async fn list_blocks(&self, now: Timestamp) -> Result<Vec<SourceBlock>, StoreError> {
+        self.read(move |conn| identity::list_blocks(conn, now))
+            .await
+    }
+
+    async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        let challenge = challenge.clone();
+        self.write(move |conn| identity::create_challenge(conn, &challenge))
+            .await
+    }
+
+    async fn challenge(&self, id: &str) -> Result<Option<Challenge>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| identity::challenge_by_id(conn, &id))
+            .await
+    }
+
+    async fn pending_challenges(
+        &self,
+        account: &EmailAddress,
+        now: Timestamp,
+    ) -> Result<Vec<Challenge>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| identity::pending_challenges(conn, &account, now))
+            .await
+    }
+
+    async fn decide_challenge(
+        &self,
+        id: &str,
+        status: ChallengeStatus,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<Challenge, StoreError> {
+        let (id, by) = (id.to_string(), by.to_string());
+        self.write(move |conn| identity::decide_challenge(conn, &id, status, at, &by))
+            .await?
+    }
+
+    async fn add_trust(&self, trust: &Trust) -> Result<(), StoreError> {
+        let trust = trust.clone();
+        self.write(move |conn| identity::add_trust(conn, &trust))
+            .await
+    }
+
+    async fn is_trusted(
+        &self,
+        account: &EmailAddress,
+        ip: &str,
+        device_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (account, ip, device_id) = (
+            account.clone(),
+            ip.to_string(),
+            device_id.map(str::to_string),
+        );
+        self.read(move |conn| identity::is_trusted(conn, &account, &ip, device_id.as_deref(), now))
+            .await
+    }
+
+    async fn set_policy(
+        &self,
+        scope_kind: &str,
+        scope_value: &str,
+        policy_json: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<PolicyRecord, StoreError> {
+        let (kind, value) = (scope_kind.to_string(), scope_value.to_string());
+        let (policy, actor) = (policy_json.to_string(), actor.to_string());
+        self.write(move |conn| identity::set_policy(conn, &kind, &value, &policy, at, &actor))
+            .await
+    }
+
+    async fn remove_policy(
+        &self,
+        scope_kind: &str,
+        scope_value: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let (kind, value, actor) = (
+            scope_kind.to_string(),
+            scope_value.to_string(),
+            actor.to_string(),
+        );
+        self.write(move |conn| identity::remove_policy(conn, &kind, &value, at, &actor))
+            .await
+    }
+
+    async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
+        self.read(identity::list_policies).await
+    }
 }
 
 /// Inserts one mailbox entry per account of `filing`, with quota and events.
@@ -1178,7 +1718,9 @@ fn file_messages(
         summary,
         accounts,
         folder,
+        flags,
     } = filing;
+    let flag_bits: u32 = flags.iter().fold(0, |acc, f| acc | f.bit());
     let (size, folder) = (*size, *folder);
     let mut stored = Vec::with_capacity(accounts.len());
     for address in accounts {
@@ -1186,8 +1728,8 @@ fn file_messages(
         let mailbox = mailbox_id(conn, account.id.0, folder)?;
         let uid = next_uid(conn, mailbox)?;
         conn.prepare_cached(
-            "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at, flags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             account.id.0,
@@ -1199,7 +1741,8 @@ fn file_messages(
             summary.to,
             summary.subject,
             summary.date,
-            at.0
+            at.0,
+            flag_bits as i64
         ])?;
         let id = MessageId(conn.last_insert_rowid());
         conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
@@ -1228,7 +1771,7 @@ fn file_messages(
             subject: summary.subject.clone(),
             date: summary.date.clone(),
             received_at: at,
-            flags: Vec::new(),
+            flags: flags.clone(),
             deleted_at: None,
             recoverable_until: None,
         });
@@ -1241,7 +1784,8 @@ fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
-             OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held')",
+             OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held') \
+             OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status = 'queued')",
         )?
         .query_row([blob], |r| r.get(0))?)
 }

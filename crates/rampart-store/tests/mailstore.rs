@@ -625,3 +625,67 @@ async fn a_held_message_keeps_its_blob_until_deleted_from_quarantine() {
     );
     assert!(!path.exists());
 }
+
+#[tokio::test]
+async fn queued_outbound_mail_keeps_its_blob_and_sent_copies_start_seen() {
+    use rampart_model::Flag;
+    let f = fixture().await;
+    let remote = [addr("carol@remote.example"), addr("dan@remote.example")];
+    let queued = f
+        .store
+        .enqueue_outbound(
+            Bytes::from_static(b"Subject: out\r\n\r\nhello\r\n"),
+            "alice@example.com",
+            &remote,
+            "q123",
+            "alice@example.com",
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    let listed = f.store.meta().list_outbound(Some("queued")).await.unwrap();
+    assert_eq!(listed, queued);
+    assert_eq!(listed[1].recipient, addr("dan@remote.example"));
+    assert_eq!(listed[0].account, addr("alice@example.com"));
+
+    // An old queued blob is not an orphan: the queue still needs it.
+    let path = f
+        .path
+        .join("blobs")
+        .join(&queued[0].blob.0[..2])
+        .join(&queued[0].blob.0);
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    f.clock.set(Timestamp(now));
+    assert_eq!(f.store.purge("purge-job").await.unwrap().orphans, 0);
+    assert!(path.exists());
+
+    let sent = f
+        .store
+        .deliver_with_flags(
+            message("sent copy"),
+            &[addr("alice@example.com")],
+            Folder::Sent,
+            &[Flag::Seen],
+            "alice@example.com",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent[0].flags, vec![Flag::Seen]);
+    let listed = f
+        .store
+        .meta()
+        .list_messages(&addr("alice@example.com"), Some(Folder::Sent), false)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].flags, vec![Flag::Seen]);
+}

@@ -63,6 +63,25 @@ pub enum UserCmd {
     Enable {
         address: EmailAddress,
     },
+    /// Set a new password, read from standard input (first line).
+    Password {
+        address: EmailAddress,
+    },
+    /// App passwords for mail clients: named, scoped to protocols, revocable.
+    #[command(subcommand)]
+    AppPassword(crate::identity_cmd::AppPasswordCmd),
+    /// Live API sessions of an account.
+    Sessions {
+        address: EmailAddress,
+    },
+    /// Sign the account out everywhere: revoke every session and app password.
+    Revoke {
+        address: EmailAddress,
+    },
+    /// Remove the account's authenticator (TOTP), e.g. after a lost phone.
+    MfaReset {
+        address: EmailAddress,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,7 +168,7 @@ pub enum EventsCmd {
 }
 
 /// Who the event log names for CLI actions.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -174,6 +193,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Cmd::Mail(cmd) => mail(cli, &store, cmd).await,
             Cmd::Quarantine(cmd) => quarantine(cli, &store, cmd).await,
             Cmd::Events(cmd) => events(cli, &store, cmd).await,
+            Cmd::Block(cmd) => crate::identity_cmd::block(cli, &store, cmd).await,
+            Cmd::Policy(cmd) => crate::identity_cmd::policy(cli, &store, cmd).await,
+            Cmd::Login(cmd) => crate::identity_cmd::login(cli, &store, cmd).await,
+            Cmd::Queue(cmd) => queue(cli, &store, cmd).await,
             _ => unreachable!("dispatched in main"),
         }
     })
@@ -254,7 +277,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn read_password() -> anyhow::Result<String> {
+pub(crate) fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprint!("Password (input is visible; pipe it in to avoid that): ");
@@ -268,7 +291,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn hash_password(password: &str) -> anyhow::Result<String> {
+pub(crate) fn hash_password(password: &str) -> anyhow::Result<String> {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
     let salt = SaltString::generate(&mut OsRng);
     // Argon2::default() is argon2id v19 with the OWASP-recommended memory and time costs.
@@ -372,6 +395,11 @@ async fn user(cli: &Cli, store: &Mailstore, cmd: &UserCmd) -> anyhow::Result<()>
             }
             Ok(())
         }
+        UserCmd::Password { .. }
+        | UserCmd::AppPassword(_)
+        | UserCmd::Sessions { .. }
+        | UserCmd::Revoke { .. }
+        | UserCmd::MfaReset { .. } => crate::identity_cmd::user(cli, store, cmd).await,
         UserCmd::Disable { address } | UserCmd::Enable { address } => {
             let disable = matches!(cmd, UserCmd::Disable { .. });
             let account = store
@@ -744,6 +772,7 @@ async fn events(cli: &Cli, store: &Mailstore, cmd: &EventsCmd) -> anyhow::Result
             kind,
             subject: account.clone(),
             limit: Some(*limit),
+            ..Default::default()
         })
         .await?;
     let views: Vec<_> = events
@@ -778,8 +807,57 @@ async fn events(cli: &Cli, store: &Mailstore, cmd: &EventsCmd) -> anyhow::Result
     Ok(())
 }
 
+#[derive(Subcommand)]
+pub enum QueueCmd {
+    /// Oldest first; queued entries only unless --all.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+async fn queue(cli: &Cli, store: &Mailstore, cmd: &QueueCmd) -> anyhow::Result<()> {
+    let QueueCmd::List { all } = cmd;
+    let entries = store
+        .meta()
+        .list_outbound(if *all { None } else { Some("queued") })
+        .await?;
+    if cli.json {
+        return json(&entries);
+    }
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                e.queue_id.clone(),
+                rfc3339(e.created_at),
+                e.account.to_string(),
+                e.recipient.to_string(),
+                human_bytes(e.size),
+                e.status.clone(),
+                e.attempts.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "QUEUE ID",
+            "SINCE",
+            "ACCOUNT",
+            "RECIPIENT",
+            "SIZE",
+            "STATUS",
+            "TRIES",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
 /// Reports a completed action: a sentence for people, the object for scripts.
-fn done<T: Serialize>(cli: &Cli, value: &T, text: &str) -> anyhow::Result<()> {
+pub(crate) fn done<T: Serialize>(cli: &Cli, value: &T, text: &str) -> anyhow::Result<()> {
     if cli.json {
         json(value)
     } else {

@@ -99,16 +99,49 @@ max_errors = 10
 shutdown_grace_secs = 30
 
 [submission]
-# Authenticated submission for your users' mail clients (arrives with a later release).
+# Authenticated submission for your users' mail clients. AUTH PLAIN/LOGIN is offered only under
+# TLS; users may send only from their own addresses and aliases. Empty disables a port.
+# STARTTLS port (RFC 6409; the standard port is 587).
 listen = "0.0.0.0:5587"
+# Implicit-TLS port (RFC 8314; the standard port is 465).
+listen_tls = "0.0.0.0:4465"
+# Keep a copy of each sent message in the sender's Sent folder.
+save_sent = true
 
 [imap]
 # IMAP for mail clients (arrives with a later release).
 listen = "0.0.0.0:1143"
 
 [http]
-# Web console, webmail and API (arrives with a later release).
+# JSON API now (login, approvals, TOTP, app passwords); web console and webmail later.
 listen = "127.0.0.1:8080"
+# HTTPS with the [tls] certificate. Turn off only behind a TLS-terminating proxy.
+tls = true
+
+[auth]
+# Every login (SMTP AUTH, API; IMAP and web later) is checked by the risk engine: allow,
+# challenge (TOTP or approval from a signed-in device), deny, or block the source.
+# Lifetime of an API session, in seconds.
+session_ttl_secs = 28800
+# How long a sign-in challenge stays open, in seconds.
+challenge_ttl_secs = 600
+# Days an approved IP address or device is trusted.
+trust_days = 30
+# Where users approve sign-ins; quoted to mail clients. Default: https://<hostname>/approve
+# approve_url = "https://mail.example.com/approve"
+# GeoIP databases for country/ASN of login addresses: MaxMind-format .mmdb files (GeoLite2 or
+# DB-IP City/ASN) or CSV files with the columns cidr,asn,asn_name,country,region,city.
+geoip = []
+# Password hashes checked at once (0: one per CPU core); a flood beyond that is refused as busy.
+hash_concurrency = 0
+# Failures of one account from one IP before that pair is locked, and for how many seconds.
+# The account itself is never locked: an attacker must not be able to lock users out.
+lockout_failures = 10
+lockout_secs = 900
+# Answers to repeated failures of one account from one address slow down: from the fourth
+# failure on, this delay (ms), doubling each time, up to the maximum.
+failure_delay_ms = 1000
+max_failure_delay_ms = 30000
 
 [tls]
 # PEM certificate chain and private key. Leave both unset to use a self-signed certificate that

@@ -6,6 +6,8 @@ mod config;
 mod corpus;
 mod feedback;
 mod health;
+mod identity_cmd;
+mod login;
 mod output;
 mod scan_cmd;
 mod serve;
@@ -65,9 +67,22 @@ enum Cmd {
     /// Messages held by policy: list, inspect, release to the mailbox, delete.
     #[command(subcommand)]
     Quarantine(admin::QuarantineCmd),
-    /// The event log (admin actions, deliveries, deletes, restores, purges, quarantine).
+    /// The event log (admin actions, deliveries, deletes, restores, purges, quarantine, logins).
     #[command(subcommand)]
     Events(admin::EventsCmd),
+    /// Sources (IP addresses, networks) refused at every login door.
+    #[command(subcommand)]
+    Block(identity_cmd::BlockCmd),
+    /// Login rules per organisation, department, job level or user: geofence, device binding,
+    /// login hours, IP lists, MFA.
+    #[command(subcommand)]
+    Policy(identity_cmd::PolicyCmd),
+    /// Login decisions and their reasons.
+    #[command(subcommand)]
+    Login(identity_cmd::LoginCmd),
+    /// Submitted mail waiting for outbound delivery.
+    #[command(subcommand)]
+    Queue(admin::QueueCmd),
     /// Store, antivirus and signature freshness at a glance (`--json` for monitoring).
     Health,
     /// Run the content pipeline on a message file or a labelled corpus, offline.
@@ -91,6 +106,8 @@ enum BenchCmd {
     /// Content pipeline throughput on one core (no DNS, no clamd), or peak memory on one large
     /// message.
     Scan(scan_cmd::BenchScanArgs),
+    /// Login risk decisions per second on one core, with latency percentiles.
+    Login(login::BenchLoginArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +117,9 @@ fn main() -> ExitCode {
         Cmd::Config(cmd) => config::run(&cli, cmd),
         Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
         Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
+        Cmd::Bench(BenchCmd::Login(args)) => login::bench(&cli, args),
+        Cmd::Eval(scan_cmd::EvalCmd::Login(args)) => login::eval(&cli, args),
+        Cmd::Login(identity_cmd::LoginCmd::Synth(args)) => login::synth(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Phish(args)) => scan_cmd::eval_phish(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Spam(args)) => spam_cmd::eval(&cli, args),
         Cmd::Train(cmd) => spam_cmd::train(&cli, cmd),
@@ -115,7 +135,11 @@ fn main() -> ExitCode {
         | Cmd::Alias(_)
         | Cmd::Mail(_)
         | Cmd::Quarantine(_)
-        | Cmd::Events(_) => admin::run(&cli),
+        | Cmd::Events(_)
+        | Cmd::Block(_)
+        | Cmd::Policy(_)
+        | Cmd::Login(_)
+        | Cmd::Queue(_) => admin::run(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

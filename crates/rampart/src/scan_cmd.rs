@@ -40,6 +40,9 @@ pub enum EvalCmd {
     Phish(EvalPhishArgs),
     /// Spam recall, ham false positives, AUC and (1-ROCA)% of the spam classifier.
     Spam(crate::spam_cmd::EvalSpamArgs),
+    /// Replay a login log through the risk engine: AUC for account takeovers and the share of
+    /// legitimate logins challenged at 99% detection.
+    Login(crate::login::EvalLoginArgs),
 }
 
 #[derive(clap::Args)]

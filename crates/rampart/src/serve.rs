@@ -5,6 +5,7 @@ use anyhow::Context;
 use rampart_model::config::ScanConfig;
 use rampart_model::{Config, SystemClock};
 use rampart_scan::{OrgDirectory, Scanner};
+use rampart_smtp::session::Submission;
 use rampart_smtp::{SessionContext, SmtpServer};
 use rampart_store::Mailstore;
 use tokio::sync::watch;
@@ -79,18 +80,74 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         None
     };
 
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let login = Arc::new(crate::login::service(&config, &store)?);
     let smtp = SmtpServer::bind(
         &config.smtp.listen,
         SessionContext {
             hostname: config.hostname.clone(),
             limits: config.smtp.clone(),
             store: store.clone(),
-            tls: Some(tokio_rustls::TlsAcceptor::from(tls)),
-            scanner,
+            tls: Some(acceptor.clone()),
+            scanner: scanner.clone(),
             shutdown: shutdown.clone(),
+            submission: None,
+            implicit_tls: false,
         },
     )
     .await?;
+    let mut listeners = Vec::new();
+    for (addr, implicit_tls) in [
+        (&config.submission.listen, false),
+        (&config.submission.listen_tls, true),
+    ] {
+        if addr.is_empty() {
+            continue;
+        }
+        let server = SmtpServer::bind(
+            addr,
+            SessionContext {
+                hostname: config.hostname.clone(),
+                limits: config.smtp.clone(),
+                store: store.clone(),
+                tls: Some(acceptor.clone()),
+                scanner: scanner.clone(),
+                shutdown: shutdown.clone(),
+                submission: Some(Submission {
+                    login: Arc::clone(&login),
+                    save_sent: config.submission.save_sent,
+                }),
+                implicit_tls,
+            },
+        )
+        .await?;
+        tracing::info!(
+            addr = %server.local_addr()?,
+            tls = if implicit_tls { "implicit" } else { "starttls" },
+            "SMTP submission listening"
+        );
+        listeners.push(tokio::spawn(server.run(shutdown.clone())));
+    }
+    if !config.http.listen.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&config.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            tls = config.http.tls,
+            "HTTP API listening"
+        );
+        let app = rampart_web::router(rampart_web::AppState {
+            login: Arc::clone(&login),
+        });
+        let tls = config.http.tls.then(|| acceptor.clone());
+        let shutdown = shutdown.clone();
+        listeners.push(tokio::spawn(async move {
+            if let Err(e) = rampart_web::serve(listener, tls, app, shutdown).await {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        }));
+    }
     tracing::info!(
         addr = %smtp.local_addr()?,
         data = %cli.data.display(),
@@ -108,6 +165,9 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: finishing in-flight transactions");
     let _ = stop.send(true);
     smtp_task.await.context("SMTP listener task failed")?;
+    for task in listeners {
+        let _ = task.await;
+    }
     purge_task.abort();
     tracing::info!("stopped");
     Ok(())
