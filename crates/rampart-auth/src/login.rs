@@ -801,6 +801,24 @@ impl Login {
         Ok((app, secret.display))
     }
 
+    /// Replaces the list of networks known for attacks (threat feeds); logins from them score
+    /// higher.
+    pub fn set_threat_ips(&self, nets: Vec<ipnet::IpNet>) {
+        self.engine().set_threat_ips(nets);
+    }
+
+    /// The population statistics the risk engine learned (for a snapshot across restarts).
+    pub fn population_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self.engine().population())
+    }
+
+    /// Restores a snapshot made by [`Login::population_json`].
+    pub fn restore_population(&self, json: &[u8]) -> Result<(), serde_json::Error> {
+        let population = serde_json::from_slice(json)?;
+        self.engine().set_population(population);
+        Ok(())
+    }
+
     /// Re-reads source blocks (the CLI may have added or removed some) at most every few seconds.
     async fn sync_blocks(&self, now: Timestamp) -> Result<(), LoginError> {
         {

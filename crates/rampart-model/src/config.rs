@@ -159,6 +159,12 @@ pub struct AuthConfig {
     /// MaxMind-format (GeoLite2/DB-IP City or ASN) `.mmdb` files, or CSV files
     /// (`cidr,asn,asn_name,country,region,city`), for country/ASN of login addresses.
     pub geoip: Vec<PathBuf>,
+    /// Threat feeds: files of IP addresses or networks (one per line, `#` comments) known for
+    /// attacks; logins from them score higher. Read at start.
+    pub threat_ips: Vec<PathBuf>,
+    /// Login policies applied at every start (see `rampart policy import`); scopes it names
+    /// are replaced, others (set with `rampart policy set`) are kept.
+    pub policy_file: Option<PathBuf>,
     /// Password hashes verified at once; 0 means one per CPU core. More wait, and a flood
     /// beyond that is refused as busy.
     pub hash_concurrency: usize,
@@ -181,6 +187,8 @@ impl Default for AuthConfig {
             trust_days: 30,
             approve_url: None,
             geoip: Vec::new(),
+            threat_ips: Vec::new(),
+            policy_file: None,
             hash_concurrency: 0,
             lockout_failures: 10,
             lockout_secs: 900,

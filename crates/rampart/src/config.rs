@@ -132,6 +132,12 @@ trust_days = 30
 # GeoIP databases for country/ASN of login addresses: MaxMind-format .mmdb files (GeoLite2 or
 # DB-IP City/ASN) or CSV files with the columns cidr,asn,asn_name,country,region,city.
 geoip = []
+# Threat feeds: files of IP addresses or networks known for attacks, one per line (# comments),
+# e.g. the Phishing.Database phishing-IPs list. Logins from them score higher. Read at start.
+threat_ips = []
+# Login policies to apply at every start: one table per scope ([org], ["department:Finance"],
+# ["level:executive"], ["user:ceo@example.com"]); see `rampart policy import`.
+# policy_file = "/etc/rampart/login-policies.toml"
 # Password hashes checked at once (0: one per CPU core); a flood beyond that is refused as busy.
 hash_concurrency = 0
 # Failures of one account from one IP before that pair is locked, and for how many seconds.

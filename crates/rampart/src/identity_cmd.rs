@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
 use clap::Subcommand;
 use rampart_model::{EmailAddress, Event, EventKind, Protocol, Timestamp};
 use rampart_store::{EventFilter, Mailstore};
@@ -402,6 +403,49 @@ pub enum PolicyCmd {
     Remove { scope: String },
     /// The policy in force for an account and which scope each setting comes from.
     Explain { address: EmailAddress },
+    /// Set policies from a TOML file: one table per scope, e.g. `[org]` or
+    /// `["department:Finance"]`, with the fields of `policy set` (`allowed_countries = ["NO"]`,
+    /// `login_windows = [{ days = ["mon"], start = "08:00", end = "18:00" }]`, ...). Each scope
+    /// in the file is replaced whole. `[auth] policy_file` does the same at every `serve` start.
+    Import { file: std::path::PathBuf },
+}
+
+/// Reads a policy file (see `rampart policy import`) into validated `(kind, value, json)` rows.
+pub fn read_policy_file(path: &std::path::Path) -> anyhow::Result<Vec<(String, String, String)>> {
+    use rampart_risk::{AdminPolicy, EffectivePolicy};
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read policy file {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut out = Vec::new();
+    for (scope, value) in table {
+        let (kind, scope_value) = parse_scope(&scope)?;
+        let policy: AdminPolicy = value
+            .try_into()
+            .with_context(|| format!("{}: policy for {scope:?}", path.display()))?;
+        EffectivePolicy::from_policy(policy.clone())
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: policy for {scope:?}: {e}", path.display()))?;
+        out.push((kind, scope_value, serde_json::to_string(&policy)?));
+    }
+    Ok(out)
+}
+
+/// Writes the policies of `path` into the store (each scope replaced whole).
+pub async fn import_policies(
+    store: &Mailstore,
+    path: &std::path::Path,
+    actor: &str,
+) -> anyhow::Result<usize> {
+    let rows = read_policy_file(path)?;
+    let now = store.now();
+    for (kind, value, json) in &rows {
+        store
+            .meta()
+            .set_policy(kind, value, json, now, actor)
+            .await?;
+    }
+    Ok(rows.len())
 }
 
 fn parse_scope(raw: &str) -> anyhow::Result<(String, String)> {
@@ -547,6 +591,14 @@ pub async fn policy(cli: &Cli, store: &Mailstore, cmd: &PolicyCmd) -> anyhow::Re
                 &format!("login policy for {scope} set: {policy_json}"),
             )
         }
+        PolicyCmd::Import { file } => {
+            let n = import_policies(store, file, &actor()).await?;
+            done(
+                cli,
+                &serde_json::json!({"imported": n, "file": file}),
+                &format!("{n} login policies set from {}", file.display()),
+            )
+        }
         PolicyCmd::Show => {
             let records = store.meta().list_policies().await?;
             if cli.json {
@@ -650,6 +702,35 @@ pub async fn policy(cli: &Cli, store: &Mailstore, cmd: &PolicyCmd) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_files_are_validated_per_scope() {
+        let dir = std::env::temp_dir().join(format!("rampart-policy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "[org]\nallowed_countries = [\"NO\", \"SE\"]\n\n[\"department:Finance\"]\nmfa_required = true\nlogin_windows = [{ days = [\"mon\", \"fri\"], start = \"08:00\", end = \"18:00\" }]\ntimezone = \"Europe/Oslo\"\n",
+        )
+        .unwrap();
+        let rows = read_policy_file(&good).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows
+            .iter()
+            .any(|(k, v, j)| k == "department" && v == "Finance" && j.contains("Europe/Oslo")));
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[org]\ntimezone = \"Mars/Olympus\"\n").unwrap();
+        let err = read_policy_file(&bad).unwrap_err().to_string();
+        assert!(err.contains("org"), "{err}");
+        std::fs::write(&bad, "[org]\nallowed_country = [\"NO\"]\n").unwrap();
+        assert!(
+            read_policy_file(&bad).is_err(),
+            "unknown fields are refused"
+        );
+        std::fs::write(&bad, "[team]\nmfa_required = true\n").unwrap();
+        assert!(read_policy_file(&bad).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn windows_and_scopes_parse_like_admins_write_them() {

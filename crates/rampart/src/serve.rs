@@ -81,7 +81,29 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     };
 
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    if let Some(file) = &config.auth.policy_file {
+        let n = crate::identity_cmd::import_policies(&store, file, "config")
+            .await
+            .context("[auth] policy_file")?;
+        tracing::info!(policies = n, file = %file.display(), "login policies applied");
+    }
     let login = Arc::new(crate::login::service(&config, &store)?);
+    let population_file = cli.data.join("risk-population.json");
+    match std::fs::read(&population_file) {
+        Ok(bytes) => match login.restore_population(&bytes) {
+            Ok(()) => tracing::info!("login risk population restored"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read {}; starting afresh", population_file.display())
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read {}", population_file.display()),
+    }
+    let population_task = tokio::spawn(save_population_every(
+        Arc::clone(&login),
+        population_file.clone(),
+        shutdown.clone(),
+    ));
     let smtp = SmtpServer::bind(
         &config.smtp.listen,
         SessionContext {
@@ -169,8 +191,40 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     purge_task.abort();
+    let _ = population_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Snapshots what the risk engine learned about the whole population every ten minutes and at
+/// shutdown (write to a temp file, then rename: a crash never leaves half a file).
+async fn save_population_every(
+    login: Arc<rampart_auth::login::Login>,
+    path: std::path::PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let save = |login: &rampart_auth::login::Login| {
+        let tmp = path.with_extension("json.tmp");
+        let result = login
+            .population_json()
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot save the login risk population");
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => save(&login),
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    save(&login);
+                    return;
+                }
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
