@@ -777,6 +777,32 @@ impl Login {
             .await?)
     }
 
+    /// Checks a TOTP code of the account's confirmed authenticator and uses it up (a code works
+    /// once). For step-up outside logins, e.g. releasing a message held by DLP.
+    pub async fn verify_totp(
+        &self,
+        account: &EmailAddress,
+        code: &str,
+    ) -> Result<bool, LoginError> {
+        let now = self.store.now();
+        let Some(state) = self
+            .store
+            .meta()
+            .totp(account)
+            .await?
+            .filter(|t| t.confirmed)
+        else {
+            return Ok(false);
+        };
+        let Ok(secret) = TotpSecret::from_bytes(state.secret) else {
+            return Ok(false);
+        };
+        let Some(step) = secret.verify(code, now.0.max(0) as u64) else {
+            return Ok(false);
+        };
+        Ok(self.store.meta().use_totp_step(account, step).await?)
+    }
+
     /// A new app password; its secret is returned once and only its SHA-256 is kept.
     pub async fn create_app_password(
         &self,

@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
     pub scan: ScanConfig,
+    pub dlp: DlpConfig,
     pub log: LogConfig,
 }
 
@@ -33,6 +34,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
             scan: ScanConfig::default(),
+            dlp: DlpConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -348,6 +350,142 @@ impl Default for PolicyConfig {
             subject_prefix: String::new(),
             actions,
         }
+    }
+}
+
+/// Data-leak prevention on outbound mail: detectors, admin dictionaries and patterns, and the
+/// rules that decide what happens to a message carrying sensitive data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DlpConfig {
+    pub enabled: bool,
+    /// Minutes a message held for the sender's verification waits; then it is returned to the
+    /// sender unsent.
+    pub hold_minutes: u64,
+    /// Admin word lists (e.g. project code names). Matches are `keyword:<name>` entities.
+    pub dictionaries: Vec<DlpDictionary>,
+    /// Admin regular expressions. Matches are `pattern:<name>` entities.
+    pub patterns: Vec<DlpPattern>,
+    /// Evaluated all together; the strongest action of the rules that match wins.
+    pub rules: Vec<DlpRule>,
+}
+
+impl Default for DlpConfig {
+    fn default() -> Self {
+        DlpConfig {
+            enabled: true,
+            hold_minutes: 24 * 60,
+            dictionaries: Vec::new(),
+            patterns: Vec::new(),
+            rules: DlpRule::defaults(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlpDictionary {
+    pub name: String,
+    pub words: Vec<String>,
+    #[serde(default)]
+    pub case_sensitive: bool,
+    /// `low`, `medium` or `high`.
+    #[serde(default = "medium")]
+    pub confidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlpPattern {
+    pub name: String,
+    pub regex: String,
+    #[serde(default = "medium")]
+    pub confidence: String,
+}
+
+fn medium() -> String {
+    "medium".into()
+}
+
+fn outbound() -> String {
+    "outbound".into()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// When a rule matches: enough matches of its entities at its confidence, in mail going its
+/// direction, to its kind of recipients, from its kind of sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlpRule {
+    pub name: String,
+    /// Entity names (`CN_RESIDENT_ID`, `CN_BANK_CARD`, `CREDIT_CARD`, `CN_MOBILE`, `CN_USCC`,
+    /// `CN_PASSPORT`, `US_SSN`, `IBAN_CODE`, `EMAIL_ADDRESS`, `keyword:<dictionary>`,
+    /// `pattern:<name>`) or `unreadable_attachment` (encrypted, corrupt or over the caps).
+    pub entities: Vec<String>,
+    /// `low`, `medium` or `high`.
+    #[serde(default = "medium")]
+    pub min_confidence: String,
+    /// Matches (all listed entities together) needed.
+    #[serde(default = "one")]
+    pub min_count: u32,
+    /// `outbound`, `inbound` or `any`.
+    #[serde(default = "outbound")]
+    pub direction: String,
+    /// Only when some recipient is outside the local domains.
+    #[serde(default)]
+    pub external_only: bool,
+    /// Only senders of these departments / job levels (empty: everyone).
+    #[serde(default)]
+    pub departments: Vec<String>,
+    #[serde(default)]
+    pub levels: Vec<String>,
+    /// `allow`, `notify` (deliver and tell the sender), `hold_sender` (held until the sender
+    /// verifies with a second factor), `hold_admin` (held for an administrator), `block`.
+    pub action: String,
+    /// Also alert administrators (an event and an error-level log line).
+    #[serde(default)]
+    pub alert: bool,
+    /// Shown to the sender: why, and what to do instead.
+    #[serde(default)]
+    pub tip: String,
+}
+
+impl DlpRule {
+    /// Mail to outside recipients with one or more high-confidence resident ID or bank card
+    /// numbers is held until the sender verifies; ten or more are blocked and alerted.
+    pub fn defaults() -> Vec<DlpRule> {
+        let ids = vec!["CN_RESIDENT_ID".to_string(), "CN_BANK_CARD".to_string()];
+        vec![
+            DlpRule {
+                name: "ids-or-cards-outside".into(),
+                entities: ids.clone(),
+                min_confidence: "high".into(),
+                min_count: 1,
+                direction: "outbound".into(),
+                external_only: true,
+                departments: Vec::new(),
+                levels: Vec::new(),
+                action: "hold_sender".into(),
+                alert: false,
+                tip: "This message carries resident ID or bank card numbers to outside recipients. Confirm with your second factor that you mean to send it.".into(),
+            },
+            DlpRule {
+                name: "bulk-ids-or-cards-outside".into(),
+                entities: ids,
+                min_confidence: "high".into(),
+                min_count: 10,
+                direction: "outbound".into(),
+                external_only: true,
+                departments: Vec::new(),
+                levels: Vec::new(),
+                action: "block".into(),
+                alert: true,
+                tip: "Ten or more resident ID or bank card numbers may not leave by mail. Use the approved secure transfer, or ask the data protection officer.".into(),
+            },
+        ]
     }
 }
 

@@ -42,10 +42,17 @@ pub enum EventKind {
     SourceUnblocked,
     PolicyChanged,
     MessageSubmitted,
+    DlpHeld,
+    DlpReleased,
+    DlpRejected,
+    DlpExpired,
+    DlpBlocked,
+    DlpAlert,
+    DlpNotified,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 32] = [
+    pub const ALL: [EventKind; 39] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -78,6 +85,13 @@ impl EventKind {
         EventKind::SourceUnblocked,
         EventKind::PolicyChanged,
         EventKind::MessageSubmitted,
+        EventKind::DlpHeld,
+        EventKind::DlpReleased,
+        EventKind::DlpRejected,
+        EventKind::DlpExpired,
+        EventKind::DlpBlocked,
+        EventKind::DlpAlert,
+        EventKind::DlpNotified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +128,13 @@ impl EventKind {
             EventKind::SourceUnblocked => "source_unblocked",
             EventKind::PolicyChanged => "policy_changed",
             EventKind::MessageSubmitted => "message_submitted",
+            EventKind::DlpHeld => "dlp_held",
+            EventKind::DlpReleased => "dlp_released",
+            EventKind::DlpRejected => "dlp_rejected",
+            EventKind::DlpExpired => "dlp_expired",
+            EventKind::DlpBlocked => "dlp_blocked",
+            EventKind::DlpAlert => "dlp_alert",
+            EventKind::DlpNotified => "dlp_notified",
         }
     }
 

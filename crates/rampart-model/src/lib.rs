@@ -16,6 +16,7 @@ mod address;
 mod clock;
 pub mod config;
 mod event;
+mod hold;
 mod identity;
 mod login;
 mod mailbox;
@@ -25,6 +26,7 @@ pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use event::{Event, EventKind};
+pub use hold::{Hold, HoldKind, HoldStatus, NewHold};
 pub use identity::{
     ApiSession, AppPassword, Challenge, ChallengeKind, ChallengeStatus, PolicyRecord, SourceBlock,
     TotpState, Trust, TrustKind, UnknownName,

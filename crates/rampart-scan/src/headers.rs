@@ -178,6 +178,7 @@ Subject: hi\r\n\r\nX-Rampart-Verdict: in the body stays\r\n";
             score: 7.5,
             findings: vec![Finding::new("url.lookalike", 7.5)],
             authentication_results: Some("mx.example.com; spf=fail smtp.mailfrom=a@b.test".into()),
+            dlp: None,
             elapsed_ms: 0.1,
         };
         let out = apply_verdict(

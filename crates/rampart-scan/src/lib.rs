@@ -30,6 +30,7 @@
 //! a verdict.
 
 pub mod checks;
+pub mod dlp;
 mod domain;
 mod headers;
 mod mail;

@@ -21,6 +21,9 @@ pub struct Envelope {
     pub recipients: Vec<String>,
     /// The authenticated submitter, for outbound mail.
     pub authenticated: Option<String>,
+    /// The submitter's department and job level (DLP rules can be limited to them).
+    pub sender_department: Option<String>,
+    pub sender_level: Option<String>,
 }
 
 impl Envelope {
@@ -59,6 +62,9 @@ pub struct ScanReport {
     /// RFC 8601 header value from sender authentication, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication_results: Option<String>,
+    /// Data-leak prevention: what was found and what the DLP rules say (when DLP ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlp: Option<crate::dlp::DlpVerdict>,
     pub elapsed_ms: f64,
 }
 
@@ -231,6 +237,7 @@ impl Scanner {
             score,
             findings: out.findings,
             authentication_results: out.authentication_results,
+            dlp: None,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
     }

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod command;
+pub mod hold;
 mod io;
 mod message;
 pub mod server;

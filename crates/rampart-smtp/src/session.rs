@@ -43,6 +43,10 @@ pub struct Submission {
     pub login: Arc<Login>,
     /// Keep a copy of what a user sends in their `Sent` folder (for clients that do not).
     pub save_sent: bool,
+    /// Minutes a message held by DLP for the sender's verification waits.
+    pub hold_minutes: u64,
+    /// Where senders verify held messages (quoted in replies and notices).
+    pub verify_url: String,
 }
 
 /// The account a submission session authenticated as, and the addresses it may send from.
@@ -50,6 +54,8 @@ pub struct Submission {
 struct Authed {
     account: EmailAddress,
     addresses: Vec<EmailAddress>,
+    department: Option<String>,
+    level: Option<String>,
 }
 
 #[derive(Default)]
@@ -694,7 +700,7 @@ impl Session {
         &self,
         tx: &Transaction,
         direction: Direction,
-        authenticated: Option<String>,
+        authed: Option<&Authed>,
     ) -> Envelope {
         Envelope {
             direction,
@@ -702,7 +708,9 @@ impl Session {
             helo: self.helo.clone().unwrap_or_default(),
             mail_from: tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default(),
             recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
-            authenticated,
+            authenticated: authed.map(|a| a.account.to_string()),
+            sender_department: authed.and_then(|a| a.department.clone()),
+            sender_level: authed.and_then(|a| a.level.clone()),
         }
     }
 

@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rampart_model::{
-    Clock, Direction, EmailAddress, Flag, Folder, MessageId, MessageMeta, OutboundEntry,
-    QuarantineEntry, Timestamp,
+    Clock, Direction, EmailAddress, Flag, Folder, Hold, MessageId, MessageMeta, NewHold,
+    OutboundEntry, QuarantineEntry, Timestamp,
 };
 
 use crate::{
@@ -145,6 +145,30 @@ impl Mailstore {
             account,
         };
         self.meta.enqueue_outbound(&item, self.clock.now()).await
+    }
+
+    /// Stores an outbound message held by DLP; `hold.blob` and `hold.size` are filled in here.
+    /// Durable on return.
+    pub async fn hold_outbound(
+        &self,
+        raw: Bytes,
+        mut hold: NewHold,
+        actor: &str,
+    ) -> Result<Hold, StoreError> {
+        hold.size = raw.len() as u64;
+        hold.blob = self.blobs.put(raw).await?;
+        self.meta.create_hold(&hold, self.clock.now(), actor).await
+    }
+
+    /// The bytes of a held message, as submitted.
+    pub async fn held_raw(&self, id: i64) -> Result<(Hold, Bytes), StoreError> {
+        let hold = self
+            .meta
+            .hold(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("held message {id}")))?;
+        let raw = self.blobs.get(&hold.blob).await?;
+        Ok((hold, raw))
     }
 
     /// Holds a message out of the mailboxes with the report that put it there. Durable on return,

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rampart_model::{
     Account, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus, Direction, Domain,
-    EmailAddress, Event, EventKind, Flag, Folder, MessageId, MessageMeta, NewAccount,
-    OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus, SourceBlock,
-    Timestamp, TotpState, Trust,
+    EmailAddress, Event, EventKind, Flag, Folder, Hold, HoldStatus, MessageId, MessageMeta,
+    NewAccount, NewHold, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus,
+    SourceBlock, Timestamp, TotpState, Trust,
 };
 
 use crate::StoreError;
@@ -248,6 +248,32 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Vec<OutboundEntry>, StoreError>;
     /// The outbound queue, oldest first; `status` filters (`queued`, `sent`, `failed`).
     async fn list_outbound(&self, status: Option<&str>) -> Result<Vec<OutboundEntry>, StoreError>;
+
+    /// Holds a stored outbound message for a DLP decision (event `dlp_held`).
+    async fn create_hold(
+        &self,
+        hold: &NewHold,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Hold, StoreError>;
+    async fn hold(&self, id: i64) -> Result<Option<Hold>, StoreError>;
+    /// Newest first; filters are optional.
+    async fn list_holds(
+        &self,
+        account: Option<&EmailAddress>,
+        status: Option<HoldStatus>,
+    ) -> Result<Vec<Hold>, StoreError>;
+    /// Held messages whose time to decide has passed.
+    async fn due_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError>;
+    /// Decides a held message (`released`, `rejected`, `expired`), only from `held`, with its
+    /// event.
+    async fn decide_hold(
+        &self,
+        id: i64,
+        status: HoldStatus,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Hold, StoreError>;
 
     /// Of `candidates`, the blobs no message (deleted or not) and no held quarantine entry
     /// references.

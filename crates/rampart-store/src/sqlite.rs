@@ -15,9 +15,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_model::{
     Account, AccountId, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus,
-    Direction, Domain, EmailAddress, Event, EventKind, Flag, Folder, MessageId, MessageMeta,
-    NewAccount, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus,
-    SourceBlock, Timestamp, TotpState, Trust,
+    Direction, Domain, EmailAddress, Event, EventKind, Flag, Folder, Hold, HoldStatus, MessageId,
+    MessageMeta, NewAccount, NewHold, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry,
+    QuarantineStatus, SourceBlock, Timestamp, TotpState, Trust,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use crate::meta::{EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine, Recipient};
 use crate::StoreError;
 
+mod holds;
 mod identity;
 
 /// Jobs a write transaction may hold; bounds the latency one batch adds to the next.
@@ -217,6 +218,29 @@ CREATE TABLE outbound_queue(
 );
 CREATE INDEX outbound_due ON outbound_queue(next_attempt_at) WHERE status = 'queued';
 CREATE INDEX outbound_by_blob ON outbound_queue(blob);
+"#,
+    // 6: outbound messages held by data-leak prevention.
+    r#"
+CREATE TABLE holds(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK(kind IN ('sender', 'admin')),
+    account TEXT NOT NULL,
+    mail_from TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'held' CHECK(status IN ('held', 'released', 'rejected', 'expired')),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    decided_at INTEGER,
+    decided_by TEXT
+);
+CREATE INDEX holds_by_account ON holds(account, id);
+CREATE INDEX holds_due ON holds(expires_at) WHERE status = 'held';
+CREATE INDEX holds_by_blob ON holds(blob);
 "#,
 ];
 
@@ -1703,6 +1727,47 @@ impl MetaStore for SqliteMetaStore {
     async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
         self.read(identity::list_policies).await
     }
+
+    async fn create_hold(
+        &self,
+        hold: &NewHold,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Hold, StoreError> {
+        let (hold, actor) = (hold.clone(), actor.to_string());
+        self.write(move |conn| holds::create_hold(conn, &hold, at, &actor))
+            .await
+    }
+
+    async fn hold(&self, id: i64) -> Result<Option<Hold>, StoreError> {
+        self.read(move |conn| holds::hold_by_id(conn, id)).await
+    }
+
+    async fn list_holds(
+        &self,
+        account: Option<&EmailAddress>,
+        status: Option<HoldStatus>,
+    ) -> Result<Vec<Hold>, StoreError> {
+        let account = account.cloned();
+        self.read(move |conn| holds::list_holds(conn, account.as_ref(), status))
+            .await
+    }
+
+    async fn due_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
+        self.read(move |conn| holds::due_holds(conn, now)).await
+    }
+
+    async fn decide_hold(
+        &self,
+        id: i64,
+        status: HoldStatus,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Hold, StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| holds::decide_hold(conn, id, status, at, &actor))
+            .await
+    }
 }
 
 /// Inserts one mailbox entry per account of `filing`, with quota and events.
@@ -1785,7 +1850,8 @@ fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
         .prepare_cached(
             "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
              OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held') \
-             OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status = 'queued')",
+             OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status = 'queued') \
+             OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status = 'held')",
         )?
         .query_row([blob], |r| r.get(0))?)
 }

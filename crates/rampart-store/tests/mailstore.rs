@@ -689,3 +689,101 @@ async fn queued_outbound_mail_keeps_its_blob_and_sent_copies_start_seen() {
         .unwrap();
     assert_eq!(listed[0].flags, vec![Flag::Seen]);
 }
+
+#[tokio::test]
+async fn dlp_holds_keep_their_blob_and_are_decided_once() {
+    use rampart_model::{BlobId, HoldKind, HoldStatus, NewHold};
+    let f = fixture().await;
+    let alice = addr("alice@example.com");
+    let held = f
+        .store
+        .hold_outbound(
+            Bytes::from_static(b"Subject: ids\r\n\r\n320925197308114120\r\n"),
+            NewHold {
+                kind: HoldKind::Sender,
+                account: alice.clone(),
+                mail_from: "alice@example.com".into(),
+                recipients: vec![addr("x@remote.example"), addr("bob@example.com")],
+                blob: BlobId(String::new()),
+                size: 0,
+                subject: "ids".into(),
+                rule: "ids-outside".into(),
+                findings: r#"[{"entity":"CN_RESIDENT_ID","masked":"3209**********4120"}]"#.into(),
+                expires_at: Some(Timestamp(T0.0 + 3600)),
+            },
+            "alice@example.com",
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.status, HoldStatus::Held);
+    assert_eq!(held.recipients.len(), 2);
+    let (_, raw) = f.store.held_raw(held.id).await.unwrap();
+    assert!(raw.ends_with(b"4120\r\n"));
+    let mine = f
+        .store
+        .meta()
+        .list_holds(Some(&alice), Some(HoldStatus::Held))
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert!(f.store.meta().due_holds(T0).await.unwrap().is_empty());
+    assert_eq!(
+        f.store
+            .meta()
+            .due_holds(Timestamp(T0.0 + 3600))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Held blobs are not orphans.
+    let path = f
+        .path
+        .join("blobs")
+        .join(&held.blob.0[..2])
+        .join(&held.blob.0);
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    f.clock.set(Timestamp(now));
+    assert_eq!(f.store.purge("purge-job").await.unwrap().orphans, 0);
+
+    let released = f
+        .store
+        .meta()
+        .decide_hold(
+            held.id,
+            HoldStatus::Released,
+            Timestamp(now),
+            "alice@example.com",
+        )
+        .await
+        .unwrap();
+    assert_eq!(released.status, HoldStatus::Released);
+    let again = f
+        .store
+        .meta()
+        .decide_hold(held.id, HoldStatus::Rejected, Timestamp(now), "cli")
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+    let events = f
+        .store
+        .meta()
+        .list_events(&EventFilter {
+            kinds: vec![EventKind::DlpHeld, EventKind::DlpReleased],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(!events[1].detail["findings"].contains("320925197308114120"));
+}

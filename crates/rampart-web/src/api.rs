@@ -22,6 +22,10 @@ use serde_json::{json, Value};
 #[derive(Clone)]
 pub struct AppState {
     pub login: Arc<Login>,
+    /// For releasing held messages: the server's name (notices) and whether to file `Sent`
+    /// copies.
+    pub hostname: String,
+    pub save_sent: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,6 +49,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/auth/app-passwords/{id}",
             delete(revoke_app_password),
         )
+        .route("/api/v1/holds", get(list_holds))
+        .route("/api/v1/holds/{id}", get(show_hold))
+        .route("/api/v1/holds/{id}/release", post(release_hold))
+        .route("/api/v1/holds/{id}/cancel", post(cancel_hold))
         .with_state(state)
 }
 
@@ -458,5 +466,129 @@ async fn revoke_app_password(
             "unknown_app_password",
             "No such app password on your account.",
         )),
+    }
+}
+
+// ---- messages held by data-leak prevention, for their senders
+
+async fn my_hold(st: &AppState, s: &ApiSession, id: i64) -> Result<rampart_model::Hold, ApiError> {
+    st.login
+        .store()
+        .meta()
+        .hold(id)
+        .await
+        .map_err(|_| ApiError::internal())?
+        .filter(|h| h.account == s.account)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_hold",
+                "No such held message of yours.",
+            )
+        })
+}
+
+fn hold_json(h: &rampart_model::Hold) -> Value {
+    json!({
+        "id": h.id,
+        "kind": h.kind,
+        "status": h.status,
+        "subject": h.subject,
+        "recipients": h.recipients,
+        "rule": h.rule,
+        "findings": serde_json::from_str::<Value>(&h.findings).unwrap_or(Value::Null),
+        "created_at": h.created_at,
+        "expires_at": h.expires_at,
+        "decided_at": h.decided_at,
+    })
+}
+
+async fn list_holds(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+) -> Result<Json<Value>, ApiError> {
+    let holds = st
+        .login
+        .store()
+        .meta()
+        .list_holds(Some(&s.account), None)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    Ok(Json(
+        json!({"status": "ok", "holds": holds.iter().map(hold_json).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn show_hold(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let h = my_hold(&st, &s, id).await?;
+    Ok(Json(json!({"status": "ok", "hold": hold_json(&h)})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// The sender releases a message held for their verification: a TOTP code, or a session that
+/// itself passed a second factor (TOTP or approval from a trusted device).
+async fn release_hold(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    body: Option<Json<ReleaseBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let h = my_hold(&st, &s, id).await?;
+    if h.kind != rampart_model::HoldKind::Sender {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_hold",
+            "This message waits for an administrator's review.",
+        ));
+    }
+    let code = body.and_then(|Json(b)| b.code);
+    let verified = match code {
+        Some(code) => st
+            .login
+            .verify_totp(&s.account, &code)
+            .await
+            .map_err(|_| ApiError::internal())?,
+        None => s.mfa,
+    };
+    if !verified {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "verification_required",
+            "Confirm with a fresh code from your authenticator app ({\"code\": \"123456\"}), or sign in with a second factor or an approval from a trusted device first.",
+        ));
+    }
+    let actor = s.account.to_string();
+    match rampart_smtp::hold::release(st.login.store(), id, st.save_sent, &actor).await {
+        Ok(h) => Ok(Json(json!({"status": "ok", "hold": hold_json(&h)}))),
+        Err(rampart_store::StoreError::Conflict(m)) => {
+            Err(ApiError::new(StatusCode::GONE, "hold_closed", &m))
+        }
+        Err(_) => Err(ApiError::internal()),
+    }
+}
+
+async fn cancel_hold(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    my_hold(&st, &s, id).await?;
+    let actor = s.account.to_string();
+    match rampart_smtp::hold::reject(st.login.store(), &st.hostname, id, &actor).await {
+        Ok(h) => Ok(Json(json!({"status": "ok", "hold": hold_json(&h)}))),
+        Err(rampart_store::StoreError::Conflict(m)) => {
+            Err(ApiError::new(StatusCode::GONE, "hold_closed", &m))
+        }
+        Err(_) => Err(ApiError::internal()),
     }
 }

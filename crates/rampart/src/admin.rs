@@ -197,6 +197,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Cmd::Policy(cmd) => crate::identity_cmd::policy(cli, &store, cmd).await,
             Cmd::Login(cmd) => crate::identity_cmd::login(cli, &store, cmd).await,
             Cmd::Queue(cmd) => queue(cli, &store, cmd).await,
+            Cmd::Hold(cmd) => crate::identity_cmd::hold(cli, &store, &config, cmd).await,
             _ => unreachable!("dispatched in main"),
         }
     })

@@ -223,6 +223,57 @@ subject_prefix = ""
 "file.shortcut" = "quarantine"
 "url.blocklisted" = "reject"
 
+[dlp]
+# Data-leak prevention on mail your users send: resident ID numbers (GB 11643 check), bank and
+# credit cards (Luhn), mobile numbers, Unified Social Credit Codes, passports, US SSNs, IBANs,
+# e-mail addresses, and your own dictionaries and patterns, in every body part and in attached
+# PDF, Office, ODF, CSV and ZIP files. Values are masked in logs, events and reports.
+enabled = true
+# Minutes a message held for the sender's verification waits before it is returned unsent.
+hold_minutes = 1440
+# Your own word lists and patterns, e.g.:
+# [[dlp.dictionaries]]
+# name = "projects"
+# words = ["Project Falcon", "猎鹰计划"]
+# confidence = "high"
+# [[dlp.patterns]]
+# name = "contract"
+# regex = "HT-[0-9]{4}-[0-9]{6}"
+dictionaries = []
+patterns = []
+
+# Rules: the strongest action among the rules that match wins (block > hold_admin > hold_sender >
+# notify > allow). Entities: CN_RESIDENT_ID, CN_BANK_CARD, CREDIT_CARD, CN_MOBILE, CN_USCC,
+# CN_PASSPORT, US_SSN, IBAN_CODE, EMAIL_ADDRESS, keyword:<dictionary>, pattern:<name>,
+# unreadable_attachment. Confidence: high = checksum and a supporting word nearby (身份证, 卡号,
+# account, ...), medium = checksum alone, low = pattern alone.
+[[dlp.rules]]
+name = "ids-or-cards-outside"
+entities = ["CN_RESIDENT_ID", "CN_BANK_CARD"]
+min_confidence = "high"
+min_count = 1
+direction = "outbound"
+external_only = true
+departments = []
+levels = []
+# allow, notify, hold_sender (until the sender verifies), hold_admin, block
+action = "hold_sender"
+alert = false
+tip = "This message carries resident ID or bank card numbers to outside recipients. Confirm with your second factor that you mean to send it."
+
+[[dlp.rules]]
+name = "bulk-ids-or-cards-outside"
+entities = ["CN_RESIDENT_ID", "CN_BANK_CARD"]
+min_confidence = "high"
+min_count = 10
+direction = "outbound"
+external_only = true
+departments = []
+levels = []
+action = "block"
+alert = true
+tip = "Ten or more resident ID or bank card numbers may not leave by mail. Use the approved secure transfer, or ask the data protection officer."
+
 [log]
 # "text" for people, "json" for log pipelines.
 format = "text"

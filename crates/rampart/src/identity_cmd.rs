@@ -761,3 +761,108 @@ mod tests {
         assert!(normalize_source("example.com").is_err());
     }
 }
+
+#[derive(Subcommand)]
+pub enum HoldCmd {
+    /// Outbound messages held by data-leak prevention, newest first (held ones unless --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        /// Only this sender's.
+        #[arg(long)]
+        account: Option<EmailAddress>,
+    },
+    /// One held message: why (rule, masked findings), for whom, until when.
+    Show {
+        id: i64,
+        /// Print the raw message instead.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Send it on: local recipients get it, remote ones are queued.
+    Release { id: i64 },
+    /// Refuse it for good; the sender is told.
+    Reject { id: i64 },
+}
+
+pub async fn hold(
+    cli: &Cli,
+    store: &Mailstore,
+    config: &rampart_model::Config,
+    cmd: &HoldCmd,
+) -> anyhow::Result<()> {
+    use rampart_model::HoldStatus;
+    match cmd {
+        HoldCmd::List { all, account } => {
+            let status = if *all { None } else { Some(HoldStatus::Held) };
+            let holds = store.meta().list_holds(account.as_ref(), status).await?;
+            if cli.json {
+                return json(&holds);
+            }
+            let rows: Vec<_> = holds
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.id.to_string(),
+                        rfc3339(h.created_at),
+                        h.kind.to_string(),
+                        h.status.to_string(),
+                        h.account.to_string(),
+                        h.recipients.len().to_string(),
+                        h.rule.clone(),
+                        h.expires_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                        h.subject.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                &[
+                    "ID",
+                    "HELD",
+                    "WAITS FOR",
+                    "STATUS",
+                    "SENDER",
+                    "RCPTS",
+                    "RULE",
+                    "EXPIRES",
+                    "SUBJECT",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        HoldCmd::Show { id, raw } => {
+            let (h, bytes) = store.held_raw(*id).await?;
+            if *raw {
+                use std::io::Write;
+                std::io::stdout().write_all(&bytes)?;
+                return Ok(());
+            }
+            let findings: serde_json::Value =
+                serde_json::from_str(&h.findings).unwrap_or(serde_json::Value::Null);
+            let mut value = serde_json::to_value(&h)?;
+            value["findings"] = findings;
+            json(&value)
+        }
+        HoldCmd::Release { id } => {
+            let h = rampart_smtp::hold::release(store, *id, config.submission.save_sent, &actor())
+                .await?;
+            done(
+                cli,
+                &h,
+                &format!(
+                    "held message {id} released to {} recipients",
+                    h.recipients.len()
+                ),
+            )
+        }
+        HoldCmd::Reject { id } => {
+            let h = rampart_smtp::hold::reject(store, &config.hostname, *id, &actor()).await?;
+            done(
+                cli,
+                &h,
+                &format!("held message {id} rejected; {} was told", h.account),
+            )
+        }
+    }
+}

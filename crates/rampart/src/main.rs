@@ -80,6 +80,9 @@ enum Cmd {
     /// Login decisions and their reasons.
     #[command(subcommand)]
     Login(identity_cmd::LoginCmd),
+    /// Outbound mail held by data-leak prevention: list, inspect, release, reject.
+    #[command(subcommand)]
+    Hold(identity_cmd::HoldCmd),
     /// Submitted mail waiting for outbound delivery.
     #[command(subcommand)]
     Queue(admin::QueueCmd),
@@ -139,7 +142,8 @@ fn main() -> ExitCode {
         | Cmd::Block(_)
         | Cmd::Policy(_)
         | Cmd::Login(_)
-        | Cmd::Queue(_) => admin::run(&cli),
+        | Cmd::Queue(_)
+        | Cmd::Hold(_) => admin::run(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,6 +138,8 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
                 submission: Some(Submission {
                     login: Arc::clone(&login),
                     save_sent: config.submission.save_sent,
+                    hold_minutes: config.dlp.hold_minutes,
+                    verify_url: verify_url(&config),
                 }),
                 implicit_tls,
             },
@@ -161,6 +163,8 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         );
         let app = rampart_web::router(rampart_web::AppState {
             login: Arc::clone(&login),
+            hostname: config.hostname.clone(),
+            save_sent: config.submission.save_sent,
         });
         let tls = config.http.tls.then(|| acceptor.clone());
         let shutdown = shutdown.clone();
@@ -177,6 +181,11 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         "SMTP (MX) listening"
     );
     let smtp_task = tokio::spawn(smtp.run(shutdown.clone()));
+    let holds_task = tokio::spawn(expire_holds(
+        store.clone(),
+        config.hostname.clone(),
+        shutdown.clone(),
+    ));
     let purge_task = tokio::spawn(purge_loop(
         store.clone(),
         Duration::from_secs(config.retention.purge_interval_secs.max(60)),
@@ -191,9 +200,38 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     purge_task.abort();
+    holds_task.abort();
     let _ = population_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where senders verify messages held by DLP.
+fn verify_url(config: &Config) -> String {
+    let base = config
+        .auth
+        .approve_url
+        .clone()
+        .unwrap_or_else(|| format!("https://{}/approve", config.hostname));
+    format!("{}/holds", base.trim_end_matches('/'))
+}
+
+/// Returns messages held for their sender's verification to the sender once their time is up.
+async fn expire_holds(store: Mailstore, hostname: String, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match rampart_smtp::hold::expire_due(&store, &hostname).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                returned = n,
+                "held messages expired and returned to their senders"
+            ),
+            Err(e) => tracing::error!(error = %e, "hold expiry failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Snapshots what the risk engine learned about the whole population every ten minutes and at

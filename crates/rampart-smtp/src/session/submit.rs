@@ -10,7 +10,11 @@ use rampart_auth::login::{LoginOutcome, LoginRequest};
 use rampart_model::{Action, Direction, EmailAddress, EventKind, Flag, Folder, Protocol};
 use rampart_store::NewMessage;
 
+use rampart_model::{HoldKind, NewHold, Timestamp};
+use rampart_scan::dlp::{DlpAction, DlpVerdict};
+
 use super::{queue_id, Authed, Flow, Session, Transaction};
+use crate::hold;
 use crate::io::{read_line, LineEnd};
 use crate::message::{author_addresses, summarize};
 
@@ -115,6 +119,8 @@ impl Session {
                 self.authed = Some(Authed {
                     account: grant.account.address,
                     addresses,
+                    department: grant.account.department,
+                    level: grant.account.level,
                 });
                 self.reply("235 2.7.0 Authentication successful");
                 Ok(Flow::Continue)
@@ -143,6 +149,138 @@ impl Session {
                 Ok(self.count_error())
             }
         }
+    }
+
+    fn dlp_event(
+        &self,
+        kind: EventKind,
+        id: &str,
+        authed: &Authed,
+        dlp: &DlpVerdict,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let store = self.ctx.store.clone();
+        let (id, account, dlp) = (id.to_string(), authed.account.clone(), dlp.clone());
+        async move { dlp_event(store, kind, &id, &account, &dlp).await }
+    }
+
+    fn dlp_alert(
+        &self,
+        id: &str,
+        authed: &Authed,
+        dlp: &DlpVerdict,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let store = self.ctx.store.clone();
+        let (id, account, dlp) = (id.to_string(), authed.account.clone(), dlp.clone());
+        async move {
+            if dlp.alert {
+                tracing::error!(queue_id = %id, %account, rule = ?dlp.rule, findings = %dlp.findings_json(), "DLP alert");
+                dlp_event(store, EventKind::DlpAlert, &id, &account, &dlp).await;
+            }
+        }
+    }
+
+    /// Refuses the message with the rule's tip; nothing is stored.
+    async fn dlp_block(&mut self, id: &str, authed: &Authed, dlp: &DlpVerdict) {
+        tracing::warn!(peer = %self.peer, queue_id = %id, account = %authed.account, rule = ?dlp.rule, "DLP blocked a message");
+        self.dlp_event(EventKind::DlpBlocked, id, authed, dlp).await;
+        self.dlp_alert(id, authed, dlp).await;
+        let tip = one_line(
+            dlp.tip
+                .as_deref()
+                .unwrap_or("the message carries data that may not leave by mail"),
+        );
+        self.reply(&format!(
+            "550 5.7.1 Error: blocked by data-leak policy {}: {tip} ({id})",
+            dlp.rule.as_deref().unwrap_or("dlp")
+        ));
+    }
+
+    /// Holds the message until the sender verifies (or an administrator decides): `250`, because
+    /// it is durably held, with where to verify.
+    #[allow(clippy::too_many_arguments)]
+    async fn dlp_hold(
+        &mut self,
+        id: &str,
+        authed: &Authed,
+        tx: &Transaction,
+        from: &str,
+        subject: &str,
+        raw: Vec<u8>,
+        dlp: &DlpVerdict,
+    ) {
+        let Some(submission) = self.ctx.submission.as_ref() else {
+            return;
+        };
+        let (hold_minutes, verify_url) = (submission.hold_minutes, submission.verify_url.clone());
+        let kind = if dlp.action == DlpAction::HoldSender {
+            HoldKind::Sender
+        } else {
+            HoldKind::Admin
+        };
+        let store = self.ctx.store.clone();
+        let now = store.now();
+        let new = NewHold {
+            kind,
+            account: authed.account.clone(),
+            mail_from: from.to_string(),
+            recipients: tx.rcpt_addresses.clone(),
+            blob: rampart_model::BlobId(String::new()),
+            size: 0,
+            subject: subject.chars().take(200).collect(),
+            rule: dlp.rule.clone().unwrap_or_else(|| "dlp".into()),
+            findings: dlp.findings_json(),
+            expires_at: (kind == HoldKind::Sender)
+                .then(|| Timestamp(now.0 + (hold_minutes.max(1) as i64) * 60)),
+        };
+        let held = match store
+            .hold_outbound(Bytes::from(raw), new, authed.account.as_str())
+            .await
+        {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(queue_id = %id, error = %e, "could not hold the message");
+                self.reply("451 4.3.0 Error: could not store the message, try again later");
+                return;
+            }
+        };
+        self.dlp_alert(id, authed, dlp).await;
+        tracing::info!(peer = %self.peer, queue_id = %id, hold = held.id, kind = %kind, rule = %held.rule, "DLP held a message");
+        let tip = dlp.tip.as_deref().unwrap_or("");
+        let (how, reply) = match kind {
+            HoldKind::Sender => (
+                format!(
+                    "To send it, verify within {} hours at {verify_url} (hold {}), or let it expire and it comes back to you unsent.",
+                    hold_minutes.max(1).div_ceil(60),
+                    held.id
+                ),
+                format!(
+                    "250 2.0.0 Ok: held as {id} until you verify (hold {}): {}",
+                    held.id,
+                    one_line(tip)
+                ),
+            ),
+            HoldKind::Admin => (
+                "An administrator will review it; you will hear back either way.".to_string(),
+                format!("250 2.0.0 Ok: held as {id} for review (hold {})", held.id),
+            ),
+        };
+        let body = format!(
+            "Your message \"{subject}\" is held and has not been sent.\n\nWhy: {tip}\nPolicy: {}\nFound:\n{}\n\n{how}\n",
+            held.rule,
+            describe(dlp)
+        );
+        if let Err(e) = hold::deliver_notice(
+            &store,
+            &self.ctx.hostname,
+            &authed.account,
+            &format!("Held: {subject}"),
+            &body,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "cannot file the hold notice");
+        }
+        self.reply(&reply);
     }
 
     fn cancelled(&mut self) -> Flow {
@@ -198,12 +336,13 @@ impl Session {
         let from = tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default();
         let header = self.trace_header(&tx, &id);
         let summary = summarize(&body);
+        let summary_subject = summary.subject.clone();
         let mut local_folder = Folder::Inbox;
+        let mut notify: Option<DlpVerdict> = None;
         let mut raw = match self.ctx.scanner.clone() {
             None => body,
             Some(scanner) => {
-                let envelope =
-                    self.envelope(&tx, Direction::Outbound, Some(authed.account.to_string()));
+                let envelope = self.envelope(&tx, Direction::Outbound, Some(&authed));
                 let Some((report, body)) = self.scan_isolated(&scanner, body, envelope, &id).await
                 else {
                     return;
@@ -211,11 +350,29 @@ impl Session {
                 tracing::info!(peer = %self.peer, queue_id = %id, account = %authed.account, action = %report.action, score = report.score, "outbound scanned");
                 let mut everyone = tx.accounts.clone();
                 everyone.extend(tx.remote.iter().cloned());
-                match report.action {
-                    Action::Reject => {
-                        self.reject(&id, &from, &everyone, &report).await;
-                        return;
+                if report.action == Action::Reject {
+                    self.reject(&id, &from, &everyone, &report).await;
+                    return;
+                }
+                if let Some(dlp) = report.dlp.clone() {
+                    match dlp.action {
+                        DlpAction::Block => {
+                            self.dlp_block(&id, &authed, &dlp).await;
+                            return;
+                        }
+                        DlpAction::HoldSender | DlpAction::HoldAdmin => {
+                            let mut raw = scanner.apply(&report, &body);
+                            raw.splice(0..0, header.into_bytes());
+                            self.dlp_hold(&id, &authed, &tx, &from, &summary.subject, raw, &dlp)
+                                .await;
+                            return;
+                        }
+                        DlpAction::Notify => notify = Some(dlp),
+                        DlpAction::Allow => {}
                     }
+                }
+                match report.action {
+                    Action::Reject => unreachable!("handled above"),
                     Action::Hold | Action::Quarantine => {
                         let mut raw = body;
                         raw.splice(0..0, header.into_bytes());
@@ -323,6 +480,24 @@ impl Session {
             tracing::error!(error = %e, "could not record the submission");
         }
         tracing::info!(peer = %self.peer, queue_id = %id, account = %authed.account, local = tx.accounts.len(), remote = tx.remote.len(), "message submitted");
+        if let Some(dlp) = notify {
+            let body = format!(
+                "Your message \"{}\" was sent. It contains data the policy \"{}\" watches:\n\n{}\n{}\n",
+                summary_subject,
+                dlp.rule.as_deref().unwrap_or("dlp"),
+                describe(&dlp),
+                dlp.tip.as_deref().unwrap_or("")
+            );
+            let subject = format!("Sent with sensitive data: {summary_subject}");
+            if let Err(e) =
+                hold::deliver_notice(store, &self.ctx.hostname, &authed.account, &subject, &body)
+                    .await
+            {
+                tracing::warn!(error = %e, "cannot file the DLP notice");
+            }
+            self.dlp_event(EventKind::DlpNotified, &id, &authed, &dlp)
+                .await;
+        }
         self.reply(&format!("250 2.0.0 Ok: queued as {id}"));
     }
 }
@@ -343,6 +518,53 @@ async fn own_addresses(
         Err(e) => tracing::error!(error = %e, "cannot list aliases"),
     }
     out
+}
+
+async fn dlp_event(
+    store: rampart_store::Mailstore,
+    kind: EventKind,
+    id: &str,
+    account: &EmailAddress,
+    dlp: &DlpVerdict,
+) {
+    let detail = [
+        ("queue_id".to_string(), id.to_string()),
+        ("rule".to_string(), dlp.rule.clone().unwrap_or_default()),
+        ("action".to_string(), dlp.action.to_string()),
+        ("findings".to_string(), dlp.findings_json()),
+    ]
+    .into_iter()
+    .collect();
+    if let Err(e) = store
+        .meta()
+        .record_event(
+            kind,
+            store.now(),
+            account.as_str(),
+            Some(account.as_str()),
+            detail,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "could not record the DLP event");
+    }
+}
+
+/// The findings for people: one line per entity, masked.
+fn describe(dlp: &DlpVerdict) -> String {
+    dlp.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "- {} × {} ({} confidence): {}",
+                f.count,
+                f.entity,
+                f.confidence,
+                f.examples.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn decode(line: &[u8]) -> Option<Vec<u8>> {
