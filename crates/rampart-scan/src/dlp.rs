@@ -86,6 +86,44 @@ impl DlpVerdict {
     }
 }
 
+/// The detectors for `[dlp]`: the built-ins, the built-in "confidential" dictionary, and the
+/// admin's dictionaries and patterns.
+pub fn detectors(
+    config: &rampart_model::config::DlpConfig,
+) -> Result<rampart_dlp::Detectors, crate::ScanError> {
+    use crate::ScanError;
+    let parse_confidence = |what: &str, c: &str| {
+        c.parse::<rampart_dlp::Confidence>().map_err(|_| {
+            ScanError::Config(format!(
+                "dlp {what}: confidence must be low, medium or high, not {c:?}"
+            ))
+        })
+    };
+    let mut dictionaries = vec![rampart_dlp::Dictionary::confidential()];
+    for d in &config.dictionaries {
+        dictionaries.push(rampart_dlp::Dictionary {
+            name: d.name.clone(),
+            words: d.words.clone(),
+            case_sensitive: d.case_sensitive,
+            confidence: parse_confidence(&format!("dictionary {:?}", d.name), &d.confidence)?,
+        });
+    }
+    let mut patterns = Vec::new();
+    for p in &config.patterns {
+        patterns.push(rampart_dlp::PatternRule {
+            name: p.name.clone(),
+            regex: p.regex.clone(),
+            confidence: parse_confidence(&format!("pattern {:?}", p.name), &p.confidence)?,
+        });
+    }
+    rampart_dlp::Detectors::new(&rampart_dlp::DlpConfig {
+        dictionaries,
+        patterns,
+        ..Default::default()
+    })
+    .map_err(|e| ScanError::Config(format!("dlp: {e}")))
+}
+
 /// What the DLP check saw in one message, before the rules.
 #[derive(Debug, Clone, Default)]
 pub struct DlpScan {
@@ -123,6 +161,15 @@ pub struct Rule {
 pub struct Rules(Vec<Rule>);
 
 impl Rules {
+    /// The directions some rule looks at (the DLP check runs only for those).
+    pub fn directions(&self) -> Vec<rampart_model::Direction> {
+        use rampart_model::Direction::{Inbound, Outbound};
+        [Inbound, Outbound]
+            .into_iter()
+            .filter(|d| self.0.iter().any(|r| r.direction.is_none_or(|rd| rd == *d)))
+            .collect()
+    }
+
     pub fn new(rules: &[rampart_model::config::DlpRule]) -> Result<Rules, String> {
         let mut out = Vec::with_capacity(rules.len());
         for r in rules {

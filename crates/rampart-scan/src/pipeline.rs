@@ -112,6 +112,8 @@ pub struct CheckOutput {
     pub resource_links: usize,
     /// Whether some link a reader can follow goes to the sender's own (From) domain.
     pub links_to_sender_domain: bool,
+    /// Set by the DLP check: what the detectors found (masked), for the DLP rules.
+    pub dlp: Option<crate::dlp::DlpScan>,
 }
 
 /// A file the attachments check saw.
@@ -142,9 +144,29 @@ pub struct Scanner {
     hostname: String,
     org: Arc<RwLock<OrgDirectory>>,
     users: crate::checks::spam::UserModelSlot,
+    dlp_rules: Option<crate::dlp::Rules>,
 }
 
 impl Scanner {
+    /// Adds data-leak prevention: the detectors (built-in plus the admin's dictionaries and
+    /// patterns) as the last check, and the rules that decide what a finding means.
+    pub fn with_dlp(
+        mut self,
+        config: &rampart_model::config::DlpConfig,
+    ) -> Result<Self, ScanError> {
+        if !config.enabled {
+            return Ok(self);
+        }
+        let detectors = crate::dlp::detectors(config)?;
+        let rules = crate::dlp::Rules::new(&config.rules).map_err(ScanError::Config)?;
+        self.checks.push(Box::new(crate::checks::dlp::DataLeak::new(
+            detectors,
+            rules.directions(),
+        )));
+        self.dlp_rules = Some(rules);
+        Ok(self)
+    }
+
     pub fn new(config: &ScanConfig, hostname: &str, org: OrgDirectory) -> Result<Self, ScanError> {
         let org = Arc::new(RwLock::new(org));
         let users: crate::checks::spam::UserModelSlot = Arc::new(RwLock::new(None));
@@ -155,6 +177,7 @@ impl Scanner {
             hostname: hostname.to_string(),
             org,
             users,
+            dlp_rules: None,
         })
     }
 
@@ -172,6 +195,7 @@ impl Scanner {
             hostname: hostname.to_string(),
             org,
             users: Arc::new(RwLock::new(None)),
+            dlp_rules: None,
         }
     }
 
@@ -230,6 +254,13 @@ impl Scanner {
         // `+ 0.0`: an empty float sum is -0.0, which would print as "score=-0.0".
         let score: f32 = out.findings.iter().map(|f| f.score).sum::<f32>() + 0.0;
         let action = self.policy.decide(envelope.direction, score, &out.findings);
+        let dlp = match (&self.dlp_rules, out.dlp.take()) {
+            (Some(rules), Some(scan)) => {
+                let org = self.org.read().map(|o| o.clone()).unwrap_or_default();
+                Some(rules.decide(scan, envelope, &org))
+            }
+            _ => None,
+        };
         tracing::debug!(?timings, %action, score, "scanned");
         ScanReport {
             direction: envelope.direction,
@@ -237,7 +268,7 @@ impl Scanner {
             score,
             findings: out.findings,
             authentication_results: out.authentication_results,
-            dlp: None,
+            dlp,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
     }

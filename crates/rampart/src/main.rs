@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod corpus;
+mod dlp_cmd;
 mod feedback;
 mod health;
 mod identity_cmd;
@@ -111,6 +112,8 @@ enum BenchCmd {
     Scan(scan_cmd::BenchScanArgs),
     /// Login risk decisions per second on one core, with latency percentiles.
     Login(login::BenchLoginArgs),
+    /// DLP detector throughput on text, and the cost of extracting text from documents.
+    Dlp(dlp_cmd::BenchDlpArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,8 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Smtp(args)) => bench_smtp(&cli, args),
         Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
         Cmd::Bench(BenchCmd::Login(args)) => login::bench(&cli, args),
+        Cmd::Bench(BenchCmd::Dlp(args)) => dlp_cmd::bench(&cli, args),
+        Cmd::Eval(scan_cmd::EvalCmd::Dlp(args)) => dlp_cmd::eval(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Login(args)) => login::eval(&cli, args),
         Cmd::Login(identity_cmd::LoginCmd::Synth(args)) => login::synth(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Phish(args)) => scan_cmd::eval_phish(&cli, args),

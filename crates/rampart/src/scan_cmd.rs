@@ -32,6 +32,12 @@ pub struct ScanArgs {
     /// Scan as mail for this account: its personal spam layer applies.
     #[arg(long = "for")]
     recipient: Option<String>,
+    /// Outbound: the recipients (DLP rules for outside recipients need to know them; repeat).
+    #[arg(long = "to")]
+    to: Vec<String>,
+    /// Outbound: the sending account (its department and level select DLP rules).
+    #[arg(long)]
+    from: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -43,6 +49,9 @@ pub enum EvalCmd {
     /// Replay a login log through the risk engine: AUC for account takeovers and the share of
     /// legitimate logins challenged at 99% detection.
     Login(crate::login::EvalLoginArgs),
+    /// Precision, recall and F1 per entity of the DLP detectors on span-labelled text, and hits
+    /// on hard negatives.
+    Dlp(crate::dlp_cmd::EvalDlpArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,7 +92,7 @@ async fn offline_scanner(cli: &Cli, config: &Config, dns: bool) -> anyhow::Resul
         org = crate::serve::org_directory(&opened, &scan).await?;
         store = Some(opened);
     }
-    let scanner = Scanner::new(&scan, &config.hostname, org)?;
+    let scanner = Scanner::new(&scan, &config.hostname, org)?.with_dlp(&config.dlp)?;
     if let Some(store) = store {
         scanner.set_user_models(std::sync::Arc::new(crate::feedback::StoreUserModels {
             store,
@@ -113,6 +122,20 @@ pub fn scan(cli: &Cli, args: &ScanArgs) -> anyhow::Result<ExitCode> {
         let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let mut envelope = Envelope::new(args.direction);
         envelope.recipients.extend(args.recipient.clone());
+        envelope.recipients.extend(args.to.iter().cloned());
+        if let Some(from) = &args.from {
+            envelope.authenticated = Some(from.clone());
+            envelope.mail_from = from.clone();
+            if cli.data.join("meta.sqlite").exists() {
+                if let Ok(addr) = from.parse() {
+                    let store = crate::open_store(cli, &config)?;
+                    if let Some(a) = store.meta().account(&addr).await? {
+                        envelope.sender_department = a.department;
+                        envelope.sender_level = a.level;
+                    }
+                }
+            }
+        }
         let report = scanner.scan(&raw, &envelope).await;
         if cli.json {
             json(&report)?;
@@ -136,6 +159,29 @@ fn print_report(report: &ScanReport) {
     }
     for f in &report.findings {
         println!("  {:>6.1}  {}  {}", f.score, f.name, f.evidence.join("; "));
+    }
+    if let Some(dlp) = &report.dlp {
+        match &dlp.rule {
+            Some(rule) => println!(
+                "dlp      {} (rule {rule}{})",
+                dlp.action,
+                if dlp.alert { ", alert" } else { "" }
+            ),
+            None => println!("dlp      {}", dlp.action),
+        }
+        if let Some(tip) = &dlp.tip {
+            println!("         {tip}");
+        }
+        for f in &dlp.findings {
+            println!(
+                "  {:>4} × {} ({}): {}  at {}",
+                f.count,
+                f.entity,
+                f.confidence,
+                f.examples.join(", "),
+                f.locations.join(", ")
+            );
+        }
     }
 }
 

@@ -59,6 +59,7 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         let org = org_directory(&store, &config.scan).await?;
         let scanner = Arc::new(
             Scanner::new(&config.scan, &config.hostname, org)
+                .and_then(|s| s.with_dlp(&config.dlp))
                 .context("cannot set up the content pipeline")?,
         );
         scanner.set_user_models(Arc::new(crate::feedback::StoreUserModels {

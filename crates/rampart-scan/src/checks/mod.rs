@@ -10,6 +10,7 @@ use crate::{Check, OrgDirectory, ScanError};
 pub mod antivirus;
 pub mod attachments;
 pub mod auth;
+pub mod dlp;
 pub mod gtube;
 pub mod impersonation;
 pub mod links;
@@ -54,7 +55,7 @@ pub fn builtin(
                 fail_closed: config.clamd_fail_closed,
             },
         )),
-        // DLP (issue 6) registers here as a check like any other.
+        // DLP registers with `Scanner::with_dlp` (its detectors come from the `[dlp]` section).
     ];
     if config.spam {
         let model = match &config.spam_model {
