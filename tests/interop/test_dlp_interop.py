@@ -86,18 +86,39 @@ def test_one_id_to_outside_is_held_until_the_sender_verifies(dlp):
     send(r, message("alice@example.com", "bob@example.com", "internal", f"身份证号{IDS[2]}"), "bob@example.com")
     assert len(r.json("mail", "list", "bob@example.com")) == 1
 
-    # The sender verifies over the API with a TOTP code and the message goes out.
+    # A second held message, to release the other way.
+    send(r, message("alice@example.com", "payroll@partner.example", "card",
+                    f"工资卡卡号 6222 0212 3456 7890 128 请核对"), "payroll@partner.example")
+    held = r.json("hold", "list")
+    assert len(held) == 2, held
+    first, second = held[1]["id"], held[0]["id"]
+
+    # Without a second factor at hand, releasing asks for an approval from a trusted session.
     status, body = api(r, "POST", "/api/v1/auth/login", {"address": "alice@example.com", "password": PASSWORD})
     token = body["token"]
+    status, body = api(r, "POST", f"/api/v1/holds/{first}/release", {}, token=token)
+    assert status == 202 and body["challenge"]["kind"] == "approval", body
+    cid = body["challenge"]["id"]
+    status, body = api(r, "POST", f"/api/v1/holds/{first}/release", {"challenge": cid}, token=token)
+    assert status == 403 and body["code"] == "not_approved"
+    status, other = api(r, "POST", "/api/v1/auth/login", {"address": "alice@example.com", "password": PASSWORD})
+    assert api(r, "POST", f"/api/v1/auth/challenges/{cid}/approve", {}, token=other["token"])[0] == 200
+    status, body = api(r, "POST", f"/api/v1/holds/{first}/release", {"challenge": cid}, token=token)
+    assert status == 200 and body["hold"]["status"] == "released", body
+    assert [q["recipient"] for q in r.json("queue", "list")] == ["hr@partner.example"]
+    # The approval was for that message only.
+    status, body = api(r, "POST", f"/api/v1/holds/{second}/release", {"challenge": cid}, token=token)
+    assert status == 403
+
+    # With an authenticator: a fresh TOTP code releases it.
     status, enrol = api(r, "POST", "/api/v1/auth/totp/enroll", {}, token=token)
     now = time.time()
     assert api(r, "POST", "/api/v1/auth/totp/confirm", {"code": totp(enrol["secret"], now)}, token=token)[0] == 200
-    hid = held[0]["id"]
-    status, body = api(r, "POST", f"/api/v1/holds/{hid}/release", {}, token=token)
-    assert status == 403 and body["code"] == "verification_required"
-    status, body = api(r, "POST", f"/api/v1/holds/{hid}/release", {"code": totp(enrol["secret"], now + 30)}, token=token)
+    status, body = api(r, "POST", f"/api/v1/holds/{second}/release", {"code": totp(enrol["secret"], now)}, token=token)
+    assert status == 403 and body["code"] == "verification_required", "a used code does not work twice"
+    status, body = api(r, "POST", f"/api/v1/holds/{second}/release", {"code": totp(enrol["secret"], now + 30)}, token=token)
     assert status == 200 and body["hold"]["status"] == "released", body
-    assert [q["recipient"] for q in r.json("queue", "list")] == ["hr@partner.example"]
+    assert sorted(q["recipient"] for q in r.json("queue", "list")) == ["hr@partner.example", "payroll@partner.example"]
 
     # Nothing ever wrote the full number to an event or the log.
     events = r.cli("--json", "events", "list", "--limit", "500").stdout.decode()

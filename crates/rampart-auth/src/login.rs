@@ -777,6 +777,77 @@ impl Login {
             .await?)
     }
 
+    /// Asks the user's trusted sessions to approve an action that needs a second factor (e.g.
+    /// releasing a message held by DLP) when the user has no authenticator at hand. `reason` is
+    /// recorded with the challenge (`hold:42`) so the approval is good for that action only.
+    pub async fn request_approval(
+        &self,
+        account: &EmailAddress,
+        ip: IpAddr,
+        user_agent: Option<&str>,
+        reason: &str,
+    ) -> Result<Challenge, LoginError> {
+        let now = self.store.now();
+        let pending = self.store.meta().pending_challenges(account, now).await?;
+        if let Some(c) = pending
+            .into_iter()
+            .find(|c| c.kind == ChallengeKind::Approval && c.reasons.iter().any(|r| r == reason))
+        {
+            return Ok(c);
+        }
+        let challenge = Challenge {
+            id: public_id(),
+            account: account.clone(),
+            kind: ChallengeKind::Approval,
+            protocol: Protocol::Http,
+            ip: ip.to_string(),
+            user_agent: user_agent.map(str::to_string),
+            device_id: None,
+            reasons: vec![reason.to_string()],
+            status: ChallengeStatus::Pending,
+            created_at: now,
+            expires_at: Timestamp(now.0 + self.settings.challenge_ttl_secs),
+            decided_at: None,
+            decided_by: None,
+        };
+        self.store.meta().create_challenge(&challenge).await?;
+        Ok(challenge)
+    }
+
+    /// Uses up an approved challenge that was requested for `reason` by `account`; `false` if it
+    /// is not (yet) approved, is for something else, or belongs to someone else.
+    pub async fn redeem_approval(
+        &self,
+        account: &EmailAddress,
+        challenge_id: &str,
+        reason: &str,
+    ) -> Result<bool, LoginError> {
+        let Some(c) = self.store.meta().challenge(challenge_id).await? else {
+            return Ok(false);
+        };
+        if &c.account != account
+            || c.status != ChallengeStatus::Approved
+            || !c.reasons.iter().any(|r| r == reason)
+        {
+            return Ok(false);
+        }
+        match self
+            .store
+            .meta()
+            .decide_challenge(
+                challenge_id,
+                ChallengeStatus::Completed,
+                self.store.now(),
+                "redeem",
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::ChallengeNotPending { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Checks a TOTP code of the account's confirmed authenticator and uses it up (a code works
     /// once). For step-up outside logins, e.g. releasing a message held by DLP.
     pub async fn verify_totp(

@@ -531,18 +531,26 @@ async fn show_hold(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
+    /// A fresh TOTP code.
     #[serde(default)]
     code: Option<String>,
+    /// An approval challenge this endpoint opened earlier, now approved from a trusted session.
+    #[serde(default)]
+    challenge: Option<String>,
 }
 
-/// The sender releases a message held for their verification: a TOTP code, or a session that
-/// itself passed a second factor (TOTP or approval from a trusted device).
+/// The sender releases a message held for their verification: a TOTP code, a session that
+/// itself passed a second factor, or an approval from one of their trusted sessions (without
+/// either, this answers `202` with an approval challenge to approve elsewhere, then call again
+/// with `{"challenge": id}`).
 async fn release_hold(
     State(st): State<AppState>,
     Authed(s): Authed,
     Path(id): Path<i64>,
+    ConnectInfo(crate::Peer(peer)): ConnectInfo<crate::Peer>,
+    headers: HeaderMap,
     body: Option<Json<ReleaseBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let h = my_hold(&st, &s, id).await?;
     if h.kind != rampart_model::HoldKind::Sender {
         return Err(ApiError::new(
@@ -551,25 +559,62 @@ async fn release_hold(
             "This message waits for an administrator's review.",
         ));
     }
-    let code = body.and_then(|Json(b)| b.code);
-    let verified = match code {
-        Some(code) => st
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let reason = format!("hold:{id}");
+    let verified = match (&body.code, &body.challenge) {
+        (Some(code), _) => st
             .login
-            .verify_totp(&s.account, &code)
+            .verify_totp(&s.account, code)
             .await
             .map_err(|_| ApiError::internal())?,
-        None => s.mfa,
+        (None, Some(challenge)) => {
+            if !st
+                .login
+                .redeem_approval(&s.account, challenge, &reason)
+                .await
+                .map_err(|_| ApiError::internal())?
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not_approved",
+                    "That approval is not (yet) granted for this message; approve it from a trusted session first.",
+                ));
+            }
+            true
+        }
+        (None, None) if s.mfa => true,
+        (None, None) => {
+            let challenge = st
+                .login
+                .request_approval(
+                    &s.account,
+                    peer.ip(),
+                    user_agent(&headers).as_deref(),
+                    &reason,
+                )
+                .await
+                .map_err(|_| ApiError::internal())?;
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "status": "challenge",
+                    "challenge": challenge_json(&challenge),
+                    "message": "Send a fresh authenticator code as {\"code\": \"123456\"}, or approve this from a device where you are signed in and call again with {\"challenge\": \"<id>\"}.",
+                })),
+            )
+                .into_response());
+        }
     };
     if !verified {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "verification_required",
-            "Confirm with a fresh code from your authenticator app ({\"code\": \"123456\"}), or sign in with a second factor or an approval from a trusted device first.",
+            "The code is wrong or was already used; send a fresh one from your authenticator app.",
         ));
     }
     let actor = s.account.to_string();
     match rampart_smtp::hold::release(st.login.store(), id, st.save_sent, &actor).await {
-        Ok(h) => Ok(Json(json!({"status": "ok", "hold": hold_json(&h)}))),
+        Ok(h) => Ok(Json(json!({"status": "ok", "hold": hold_json(&h)})).into_response()),
         Err(rampart_store::StoreError::Conflict(m)) => {
             Err(ApiError::new(StatusCode::GONE, "hold_closed", &m))
         }

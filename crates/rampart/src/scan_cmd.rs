@@ -75,6 +75,9 @@ pub struct BenchScanArgs {
     /// Instead, scan one synthetic message of this many MB and report peak memory.
     #[arg(long)]
     large_mb: Option<usize>,
+    /// Scan as mail going this way (`outbound` adds DLP, to an outside recipient).
+    #[arg(long, default_value = "inbound")]
+    direction: Direction,
 }
 
 /// The offline pipeline: the configured checks, without DNS unless asked, with the
@@ -410,7 +413,11 @@ pub fn bench_scan(cli: &Cli, args: &BenchScanArgs) -> anyhow::Result<()> {
         let rss_before = peak_rss_mb();
         let bar = progress(messages.len() as u64, "messages", cli.json);
         let mut latencies = Vec::with_capacity(messages.len());
-        let env = Envelope::new(Direction::Inbound);
+        let mut env = Envelope::new(args.direction);
+        if args.direction == Direction::Outbound {
+            env.recipients.push("someone@outside.example".into());
+            env.authenticated = Some("bench@example.com".into());
+        }
         let started = Instant::now();
         for raw in &messages {
             let t = Instant::now();
