@@ -49,21 +49,39 @@ pub async fn deliver_notice(
 }
 
 /// Sends a held message on: local recipients get it in their INBOX, remote ones are queued for
-/// outbound delivery, the sender gets the `Sent` copy (when `save_sent`). Only a message still
-/// `held` can be released.
+/// outbound delivery, the sender gets the `Sent` copy (when `save_sent`). The hold is claimed
+/// first (only a message still `held` can be released, so two deciders cannot both send it);
+/// if sending then fails, the claim is undone and the message stays held.
 pub async fn release(
     store: &Mailstore,
     id: i64,
     save_sent: bool,
     actor: &str,
 ) -> Result<Hold, StoreError> {
-    let (hold, raw) = store.held_raw(id).await?;
-    if hold.status != HoldStatus::Held {
-        return Err(StoreError::Conflict(format!(
-            "hold {id} is already {}",
-            hold.status
-        )));
+    let (_, raw) = store.held_raw(id).await?;
+    let hold = store
+        .meta()
+        .decide_hold(id, HoldStatus::Released, store.now(), actor)
+        .await?;
+    if let Err(e) = send_on(store, &hold, raw, save_sent, actor).await {
+        tracing::error!(hold = id, error = %e, "releasing a held message failed; it stays held");
+        store
+            .meta()
+            .reopen_hold(id, store.now(), &e.to_string())
+            .await?;
+        return Err(e);
     }
+    Ok(hold)
+}
+
+async fn send_on(
+    store: &Mailstore,
+    hold: &Hold,
+    raw: Bytes,
+    save_sent: bool,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let id = hold.id;
     let mut local = Vec::new();
     let mut remote = Vec::new();
     for rcpt in &hold.recipients {
@@ -116,10 +134,7 @@ pub async fn release(
             )
             .await?;
     }
-    store
-        .meta()
-        .decide_hold(id, HoldStatus::Released, store.now(), actor)
-        .await
+    Ok(())
 }
 
 /// Refuses a held message for good; the sender is told.

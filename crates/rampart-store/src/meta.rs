@@ -263,6 +263,8 @@ pub trait MetaStore: Send + Sync + 'static {
         account: Option<&EmailAddress>,
         status: Option<HoldStatus>,
     ) -> Result<Vec<Hold>, StoreError>;
+    /// Undoes a release whose delivery failed (`released` → `held`), with an event.
+    async fn reopen_hold(&self, id: i64, at: Timestamp, why: &str) -> Result<Hold, StoreError>;
     /// Held messages whose time to decide has passed.
     async fn due_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError>;
     /// Decides a held message (`released`, `rejected`, `expired`), only from `held`, with its

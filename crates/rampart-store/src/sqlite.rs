@@ -1753,6 +1753,12 @@ impl MetaStore for SqliteMetaStore {
             .await
     }
 
+    async fn reopen_hold(&self, id: i64, at: Timestamp, why: &str) -> Result<Hold, StoreError> {
+        let why = why.to_string();
+        self.write(move |conn| holds::reopen_hold(conn, id, at, &why))
+            .await
+    }
+
     async fn due_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         self.read(move |conn| holds::due_holds(conn, now)).await
     }

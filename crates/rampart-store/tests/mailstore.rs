@@ -769,6 +769,30 @@ async fn dlp_holds_keep_their_blob_and_are_decided_once() {
         .await
         .unwrap();
     assert_eq!(released.status, HoldStatus::Released);
+    // A release whose sending failed is undone: held again, with an event.
+    let reopened = f
+        .store
+        .meta()
+        .reopen_hold(held.id, Timestamp(now), "disk full")
+        .await
+        .unwrap();
+    assert_eq!(reopened.status, HoldStatus::Held);
+    assert!(f
+        .store
+        .meta()
+        .reopen_hold(held.id, Timestamp(now), "again")
+        .await
+        .is_err());
+    f.store
+        .meta()
+        .decide_hold(
+            held.id,
+            HoldStatus::Released,
+            Timestamp(now),
+            "alice@example.com",
+        )
+        .await
+        .unwrap();
     let again = f
         .store
         .meta()
@@ -784,6 +808,6 @@ async fn dlp_holds_keep_their_blob_and_are_decided_once() {
         })
         .await
         .unwrap();
-    assert_eq!(events.len(), 2);
-    assert!(!events[1].detail["findings"].contains("320925197308114120"));
+    assert_eq!(events.len(), 4, "held, released, reopened, released");
+    assert!(!events[3].detail["findings"].contains("320925197308114120"));
 }

@@ -178,3 +178,38 @@ pub(super) fn decide_hold(
     )?;
     hold_by_id(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("hold {id}")))
 }
+
+/// Puts a `released` hold back to `held` (its delivery failed after it was claimed), with an
+/// event saying so.
+pub(super) fn reopen_hold(
+    conn: &Connection,
+    id: i64,
+    at: Timestamp,
+    why: &str,
+) -> Result<Hold, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE holds SET status = 'held', decided_at = NULL, decided_by = NULL \
+             WHERE id = ?1 AND status = 'released'",
+        )?
+        .execute([id])?;
+    let hold = hold_by_id(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("hold {id}")))?;
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "hold {id} is {}, not released",
+            hold.status
+        )));
+    }
+    insert_event(
+        conn,
+        EventKind::DlpHeld,
+        at,
+        "dlp",
+        Some(hold.account.as_str()),
+        detail([
+            ("hold", id.to_string()),
+            ("reopened", why.chars().take(200).collect()),
+        ]),
+    )?;
+    Ok(hold)
+}
