@@ -1857,7 +1857,7 @@ fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
             "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
              OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held') \
              OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status = 'queued') \
-             OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status = 'held')",
+             OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status IN ('held', 'released'))",
         )?
         .query_row([blob], |r| r.get(0))?)
 }
