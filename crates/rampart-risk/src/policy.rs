@@ -53,17 +53,25 @@ pub struct LoginWindow {
 #[serde(default, deny_unknown_fields)]
 pub struct AdminPolicy {
     /// ISO country codes logins may come from; an unknown country is refused when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_countries: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub denied_countries: Option<Vec<String>>,
     /// Only devices already seen in trusted logins or explicitly enrolled may log in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub device_binding: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_windows: Option<Vec<LoginWindow>>,
     /// IANA time zone for `login_windows` (default UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// When set, only these networks may log in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_allow: Option<Vec<IpNet>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_deny: Option<Vec<IpNet>>,
     /// Every login must pass a second factor (a device the user approved recently counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mfa_required: Option<bool>,
 }
 
