@@ -20,7 +20,7 @@ type Archive<'a> = ZipArchive<Cursor<&'a [u8]>>;
 
 /// Opens a ZIP and extracts what is in it: an office document's text, or each member.
 pub(crate) fn zip(ex: &mut Extractor, node: &Node, bytes: &[u8]) {
-    if let Some(declared) = declared_entry_count(bytes) {
+    if let Some(declared) = rampart_files::declared_zip_entry_count(bytes) {
         if declared > ex.entries_left as u64 {
             // Parsing a huge central directory is itself the attack: do not.
             let detail = format!(
@@ -444,44 +444,6 @@ pub(crate) fn read_bounded(
         .err()
         .map(|e| e.to_string());
     (data, error)
-}
-
-/// The entry count the end-of-central-directory records declare (the largest, if stray
-/// signatures offer several), without parsing the directory.
-fn declared_entry_count(bytes: &[u8]) -> Option<u64> {
-    const EOCD: &[u8] = b"PK\x05\x06";
-    let tail_start = bytes.len().saturating_sub(22 + 65_535);
-    let tail = &bytes[tail_start..];
-    let mut most = None;
-    for pos in memchr::memmem::rfind_iter(tail, EOCD) {
-        let at = tail_start + pos;
-        let Some(rec) = bytes.get(at..at + 22) else {
-            continue;
-        };
-        let total = u64::from(u16::from_le_bytes([rec[10], rec[11]]));
-        let count = if total == 0xFFFF {
-            zip64_entry_count(bytes, at).unwrap_or(total)
-        } else {
-            total
-        };
-        most = Some(most.map_or(count, |m: u64| m.max(count)));
-    }
-    most
-}
-
-/// Entry count of the ZIP64 end-of-central-directory record located just before `eocd`.
-fn zip64_entry_count(bytes: &[u8], eocd: usize) -> Option<u64> {
-    let locator = bytes.get(eocd.checked_sub(20)?..eocd)?;
-    if !locator.starts_with(b"PK\x06\x07") {
-        return None;
-    }
-    let offset = u64::from_le_bytes(locator[8..16].try_into().ok()?);
-    let at = usize::try_from(offset).ok()?;
-    let rec = bytes.get(at..at.checked_add(56)?)?;
-    if !rec.starts_with(b"PK\x06\x06") {
-        return None;
-    }
-    Some(u64::from_le_bytes(rec[32..40].try_into().ok()?))
 }
 
 /// Inflates a gzip member under the budget and extracts what is inside.

@@ -218,9 +218,9 @@ fn kind_by_extension(ext: &str) -> Option<FileKind> {
     })
 }
 
-/// The entry count the end-of-central-directory records declare (the largest, if stray
-/// signatures offer several), without parsing the directory.
-fn declared_entry_count(bytes: &[u8]) -> Option<u64> {
+/// The entry count a ZIP's end-of-central-directory records declare (the largest, if stray
+/// signatures offer several), without parsing the directory: a cheap bomb test before opening.
+pub fn declared_entry_count(bytes: &[u8]) -> Option<u64> {
     const EOCD: &[u8] = b"PK\x05\x06";
     let tail_start = bytes.len().saturating_sub(22 + 65_535);
     let tail = &bytes[tail_start..];

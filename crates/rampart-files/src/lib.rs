@@ -74,6 +74,7 @@ mod vba;
 use rampart_model::Finding;
 use sha2::{Digest, Sha256};
 
+pub use archive::declared_entry_count as declared_zip_entry_count;
 pub use kind::FileKind;
 
 /// Bounds on the work one inspection may do. Every limit, when hit, is itself a finding.
