@@ -28,6 +28,12 @@ use crate::StoreError;
 mod holds;
 mod identity;
 
+/// A column that holds a value the model refuses (a bad address, an unknown status): a
+/// conversion error naming the column, as rusqlite reports its own.
+pub(super) fn bad(i: usize, e: impl ToString) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.to_string().into())
+}
+
 /// Jobs a write transaction may hold; bounds the latency one batch adds to the next.
 const MAX_BATCH: usize = 512;
 
@@ -442,9 +448,6 @@ const MESSAGE_FROM: &str =
     "messages m JOIN accounts a ON a.id = m.account_id JOIN mailboxes b ON b.id = m.mailbox_id";
 
 fn row_to_message(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
-    let bad = |i: usize, e: String| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-    };
     let address: String = r.get(1)?;
     let folder: String = r.get(2)?;
     Ok(MessageMeta {
@@ -1284,9 +1287,6 @@ impl MetaStore for SqliteMetaStore {
                  next_attempt_at, last_error, created_at FROM outbound_queue \
                  WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
             )?;
-            let bad = |i: usize, e: String| {
-                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-            };
             let rows = stmt.query_map(params![status], |r| {
                 let rcpt: String = r.get(5)?;
                 let account: String = r.get(6)?;
@@ -1866,9 +1866,6 @@ const QUARANTINE_COLUMNS: &str = "id, received_at, direction, blob, size, mail_f
      from_addr, subject, score, report, status, decided_at, decided_by";
 
 fn row_to_quarantine(r: &Row<'_>) -> rusqlite::Result<QuarantineEntry> {
-    let bad = |i: usize, e: String| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-    };
     let direction: String = r.get(2)?;
     let recipients: String = r.get(6)?;
     let status: String = r.get(11)?;

@@ -140,7 +140,11 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
                     login: Arc::clone(&login),
                     save_sent: config.submission.save_sent,
                     hold_minutes: config.dlp.hold_minutes,
-                    verify_url: verify_url(&config),
+                    // Beside the approval page the login service names.
+                    verify_url: format!(
+                        "{}/holds",
+                        login.settings().approve_url.trim_end_matches('/')
+                    ),
                 }),
                 implicit_tls,
             },
@@ -205,16 +209,6 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     let _ = population_task.await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Where senders verify messages held by DLP.
-fn verify_url(config: &Config) -> String {
-    let base = config
-        .auth
-        .approve_url
-        .clone()
-        .unwrap_or_else(|| format!("https://{}/approve", config.hostname));
-    format!("{}/holds", base.trim_end_matches('/'))
 }
 
 /// Returns messages held for their sender's verification to the sender once their time is up.

@@ -151,39 +151,12 @@ impl Session {
         }
     }
 
-    fn dlp_event(
-        &self,
-        kind: EventKind,
-        id: &str,
-        authed: &Authed,
-        dlp: &DlpVerdict,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let store = self.ctx.store.clone();
-        let (id, account, dlp) = (id.to_string(), authed.account.clone(), dlp.clone());
-        async move { dlp_event(store, kind, &id, &account, &dlp).await }
-    }
-
-    fn dlp_alert(
-        &self,
-        id: &str,
-        authed: &Authed,
-        dlp: &DlpVerdict,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let store = self.ctx.store.clone();
-        let (id, account, dlp) = (id.to_string(), authed.account.clone(), dlp.clone());
-        async move {
-            if dlp.alert {
-                tracing::error!(queue_id = %id, %account, rule = ?dlp.rule, findings = %dlp.findings_json(), "DLP alert");
-                dlp_event(store, EventKind::DlpAlert, &id, &account, &dlp).await;
-            }
-        }
-    }
-
     /// Refuses the message with the rule's tip; nothing is stored.
     async fn dlp_block(&mut self, id: &str, authed: &Authed, dlp: &DlpVerdict) {
         tracing::warn!(peer = %self.peer, queue_id = %id, account = %authed.account, rule = ?dlp.rule, "DLP blocked a message");
-        self.dlp_event(EventKind::DlpBlocked, id, authed, dlp).await;
-        self.dlp_alert(id, authed, dlp).await;
+        let store = &self.ctx.store;
+        dlp_event(store, EventKind::DlpBlocked, id, &authed.account, dlp).await;
+        dlp_alert(store, id, &authed.account, dlp).await;
         let tip = one_line(
             dlp.tip
                 .as_deref()
@@ -243,7 +216,7 @@ impl Session {
                 return;
             }
         };
-        self.dlp_alert(id, authed, dlp).await;
+        dlp_alert(&store, id, &authed.account, dlp).await;
         tracing::info!(peer = %self.peer, queue_id = %id, hold = held.id, kind = %kind, rule = %held.rule, "DLP held a message");
         let tip = dlp.tip.as_deref().unwrap_or("");
         let (how, reply) = match kind {
@@ -495,8 +468,7 @@ impl Session {
             {
                 tracing::warn!(error = %e, "cannot file the DLP notice");
             }
-            self.dlp_event(EventKind::DlpNotified, &id, &authed, &dlp)
-                .await;
+            dlp_event(store, EventKind::DlpNotified, &id, &authed.account, &dlp).await;
         }
         self.reply(&format!("250 2.0.0 Ok: queued as {id}"));
     }
@@ -520,8 +492,21 @@ async fn own_addresses(
     out
 }
 
+/// Logs an alert and records it as an event, when a matching rule asks for alerts.
+async fn dlp_alert(
+    store: &rampart_store::Mailstore,
+    id: &str,
+    account: &EmailAddress,
+    dlp: &DlpVerdict,
+) {
+    if dlp.alert {
+        tracing::error!(queue_id = %id, %account, rule = ?dlp.rule, findings = %dlp.findings_json(), "DLP alert");
+        dlp_event(store, EventKind::DlpAlert, id, account, dlp).await;
+    }
+}
+
 async fn dlp_event(
-    store: rampart_store::Mailstore,
+    store: &rampart_store::Mailstore,
     kind: EventKind,
     id: &str,
     account: &EmailAddress,

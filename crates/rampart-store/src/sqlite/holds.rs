@@ -4,15 +4,11 @@
 use rampart_model::{EmailAddress, EventKind, Hold, HoldKind, HoldStatus, NewHold, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{detail, insert_event};
+use super::{bad, detail, insert_event};
 use crate::StoreError;
 
 const COLUMNS: &str = "id, kind, account, mail_from, recipients, blob, size, subject, rule, \
      findings, status, created_at, expires_at, decided_at, decided_by";
-
-fn bad(i: usize, e: impl ToString) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.to_string().into())
-}
 
 fn row_to_hold(r: &Row<'_>) -> rusqlite::Result<Hold> {
     let kind: String = r.get(1)?;

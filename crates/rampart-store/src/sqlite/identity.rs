@@ -14,12 +14,8 @@ use rampart_model::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{detail, insert_event, require_account};
+use super::{bad, detail, insert_event, require_account};
 use crate::StoreError;
-
-fn bad(i: usize, e: impl ToString) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.to_string().into())
-}
 
 fn non_empty<'a>(what: &str, value: &'a str) -> Result<&'a str, StoreError> {
     let value = value.trim();
