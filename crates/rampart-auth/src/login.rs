@@ -255,6 +255,47 @@ impl Login {
             );
             return self.refuse(&attempt, &subject, decision, None, now).await;
         }
+        // Containment and its aftermath outrank the risk score: a contained account signs in
+        // nowhere; after release, the old password is dead until an administrator sets a new
+        // one, and the first login must pass step-up whatever its risk.
+        let hold = if account.contained_at.is_some() {
+            Some((
+                "account_contained",
+                "the account is contained after a suspected compromise",
+            ))
+        } else if account.password_reset_required && via == Via::Password {
+            Some((
+                "password_reset_required",
+                "the password must be reset by an administrator",
+            ))
+        } else {
+            None
+        };
+        if let Some((code, detail)) = hold {
+            let mut decision = decision;
+            decision.action = Decision::Deny;
+            decision.reasons.insert(
+                0,
+                rampart_risk::Reason {
+                    code: code.into(),
+                    detail: detail.into(),
+                    weight: 0.0,
+                },
+            );
+            return self.refuse(&attempt, &subject, decision, None, now).await;
+        }
+        let mut decision = decision;
+        if account.step_up_required && decision.action == Decision::Allow {
+            decision.action = Decision::Challenge;
+            decision.reasons.insert(
+                0,
+                rampart_risk::Reason {
+                    code: "step_up_required".into(),
+                    detail: "the first sign-in after containment must be verified".into(),
+                    weight: 0.0,
+                },
+            );
+        }
 
         match decision.action {
             Decision::Allow => {
@@ -661,6 +702,7 @@ impl Login {
         for t in &trusts {
             self.store.meta().add_trust(t).await?;
         }
+        self.store.meta().clear_step_up(&challenge.account).await?;
         let Ok(ip) = challenge.ip.parse::<IpAddr>() else {
             return Ok(());
         };
@@ -1055,7 +1097,14 @@ fn source_net(ip: IpAddr) -> String {
 fn refusal_text(attempt: &LoginAttempt, decision: &RiskDecision) -> (String, String) {
     let top = decision.reasons.first();
     let code = match (attempt.credential_ok, top) {
-        (_, Some(r)) if r.code == "account_disabled" => r.code.clone(),
+        (_, Some(r))
+            if matches!(
+                r.code.as_str(),
+                "account_disabled" | "account_contained" | "password_reset_required"
+            ) =>
+        {
+            r.code.clone()
+        }
         (false, _)
             if decision.action != Decision::BlockSource
                 && !decision
@@ -1071,6 +1120,12 @@ fn refusal_text(attempt: &LoginAttempt, decision: &RiskDecision) -> (String, Str
     let message = match code.as_str() {
         "invalid_credentials" => "Wrong address or password.".to_string(),
         "account_disabled" => "This account is disabled; ask your administrator.".to_string(),
+        "account_contained" => {
+            "This account is locked down after a suspected compromise; contact your security team.".to_string()
+        }
+        "password_reset_required" => {
+            "Your password must be reset before you can sign in; ask your administrator for a new one.".to_string()
+        }
         _ => match top {
             Some(r) => format!("Sign-in refused: {}.", r.detail),
             None => "Sign-in refused.".to_string(),

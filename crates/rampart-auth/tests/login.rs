@@ -381,3 +381,114 @@ async fn admin_blocks_are_read_from_the_store_and_refuse_before_hashing() {
         .await;
     assert!(matches!(o, LoginOutcome::Allowed(_)), "{o:?}");
 }
+
+#[tokio::test]
+async fn containment_refuses_every_login_then_needs_a_new_password_and_step_up() {
+    let f = fixture().await;
+    let alice: rampart_model::EmailAddress = "alice@example.com".parse().unwrap();
+    let (secret, _) = f.login.begin_totp(&alice).await.unwrap();
+    let now = T0.0 as u64;
+    assert!(f
+        .login
+        .confirm_totp(&alice, &secret.code_at(now))
+        .await
+        .unwrap());
+    // An ordinary, allowed login first, so the device is familiar.
+    let ok = f
+        .login
+        .login(&req(
+            "alice@example.com",
+            PASSWORD,
+            Protocol::Http,
+            "192.0.2.10",
+        ))
+        .await;
+    assert_eq!(refusal_code(&ok), "allowed");
+
+    f.store
+        .meta()
+        .contain_account(&alice, "phished", T0, "admin")
+        .await
+        .unwrap();
+    for protocol in [Protocol::Http, Protocol::Smtp, Protocol::Imap] {
+        let o = f
+            .login
+            .login(&req("alice@example.com", PASSWORD, protocol, "192.0.2.10"))
+            .await;
+        assert_eq!(refusal_code(&o), "account_contained", "{protocol:?}");
+        let LoginOutcome::Refused(r) = o else {
+            unreachable!()
+        };
+        assert!(r.message.contains("locked down"), "{}", r.message);
+    }
+    // A wrong password still reads as wrong: containment is not an oracle for guessing.
+    let wrong = f
+        .login
+        .login(&req(
+            "alice@example.com",
+            "guess",
+            Protocol::Http,
+            "192.0.2.10",
+        ))
+        .await;
+    assert_eq!(refusal_code(&wrong), "invalid_credentials");
+
+    f.store
+        .meta()
+        .release_account(&alice, false, T0, "admin")
+        .await
+        .unwrap();
+    let stale = f
+        .login
+        .login(&req(
+            "alice@example.com",
+            PASSWORD,
+            Protocol::Http,
+            "192.0.2.10",
+        ))
+        .await;
+    assert_eq!(refusal_code(&stale), "password_reset_required");
+
+    let fresh = "a brand new passphrase 42";
+    let hash = f.login.hasher().hash(fresh).await.unwrap();
+    f.store
+        .meta()
+        .set_password(&alice, &hash, T0, "admin")
+        .await
+        .unwrap();
+    // The new password works, but this first login is challenged whatever its risk.
+    let o = f
+        .login
+        .login(&req(
+            "alice@example.com",
+            fresh,
+            Protocol::Http,
+            "192.0.2.10",
+        ))
+        .await;
+    let LoginOutcome::Challenged {
+        challenge,
+        decision,
+    } = o
+    else {
+        panic!("expected step-up, got {o:?}")
+    };
+    assert_eq!(decision.reasons[0].code, "step_up_required");
+    f.login
+        .complete_totp(&challenge.id, &secret.code_at(now + 30))
+        .await
+        .unwrap();
+    let account = f.store.meta().account(&alice).await.unwrap().unwrap();
+    assert!(!account.step_up_required && !account.password_reset_required);
+    f.clock.advance_secs(60);
+    let o = f
+        .login
+        .login(&req(
+            "alice@example.com",
+            fresh,
+            Protocol::Http,
+            "192.0.2.10",
+        ))
+        .await;
+    assert_eq!(refusal_code(&o), "allowed");
+}

@@ -19,6 +19,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub scan: ScanConfig,
     pub dlp: DlpConfig,
+    pub outbound: OutboundConfig,
+    pub sending: SendingConfig,
+    pub alerts: AlertsConfig,
     pub log: LogConfig,
 }
 
@@ -35,6 +38,9 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             scan: ScanConfig::default(),
             dlp: DlpConfig::default(),
+            outbound: OutboundConfig::default(),
+            sending: SendingConfig::default(),
+            alerts: AlertsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -503,6 +509,163 @@ impl Default for LogConfig {
         LogConfig {
             format: "text".into(),
             level: "info".into(),
+        }
+    }
+}
+
+/// Outbound delivery: where remote mail goes, how hard to try, and how it is protected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Deliver at all (the queue still fills when off; `rampart queue` shows it).
+    pub enabled: bool,
+    /// Send everything through this smart host (`host:port`) instead of looking up MX records.
+    pub relay: Option<String>,
+    /// Per-domain next hops (`"example.net" = "127.0.0.1:2526"`) that replace the MX lookup:
+    /// for tests, and for partner domains reached over a private link.
+    pub mx_override: std::collections::BTreeMap<String, String>,
+    /// Port for MX hosts (25; only tests change it).
+    pub port: u16,
+    /// Deliveries in flight at once, over all destinations.
+    pub concurrency: usize,
+    /// Deliveries in flight at once to one destination domain.
+    pub per_domain_concurrency: usize,
+    /// First retry after this many seconds; each later one waits twice as long, up to
+    /// `max_retry_secs`.
+    pub retry_secs: u64,
+    pub max_retry_secs: u64,
+    /// After this many hours of temporary failures a message bounces to its sender.
+    pub give_up_hours: u64,
+    /// Tell the sender once when a message has waited this long (0: never).
+    pub delay_notice_hours: u64,
+    /// `opportunistic` (STARTTLS when offered, unverified: RFC 7435), `verify` (STARTTLS with a
+    /// valid certificate for every destination) or `none` (tests only).
+    pub tls: String,
+    /// Honour published MTA-STS policies (RFC 8461).
+    pub mta_sts: bool,
+    /// Honour DNSSEC-signed TLSA records (DANE, RFC 7672).
+    pub dane: bool,
+    /// PEM files of extra trust anchors for verified TLS (private CAs; tests).
+    pub extra_roots: Vec<PathBuf>,
+    /// Where DKIM private keys live (`<dir>/<domain>/<selector>.pem`); relative to the data
+    /// directory. `rampart dkim generate` writes here.
+    pub dkim_dir: PathBuf,
+    /// Seconds for connecting, and for each SMTP reply.
+    pub connect_timeout_secs: u64,
+    pub command_timeout_secs: u64,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            enabled: true,
+            relay: None,
+            mx_override: Default::default(),
+            port: 25,
+            concurrency: 64,
+            per_domain_concurrency: 8,
+            retry_secs: 300,
+            max_retry_secs: 4 * 3600,
+            give_up_hours: 5 * 24,
+            delay_notice_hours: 4,
+            tls: "opportunistic".into(),
+            mta_sts: true,
+            dane: true,
+            extra_roots: Vec::new(),
+            dkim_dir: PathBuf::from("dkim"),
+            connect_timeout_secs: 30,
+            command_timeout_secs: 300,
+        }
+    }
+}
+
+/// Sending limits for one scope; a limit left out is taken from the next wider scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_per_hour: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_per_day: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients_per_message: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_recipients_per_day: Option<u32>,
+}
+
+/// Sending-behaviour control: quotas by organisation, department, job level and user (the most
+/// specific scope that sets a limit wins), and spike detection against each account's baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendingConfig {
+    pub enabled: bool,
+    pub org: SendLimits,
+    pub departments: std::collections::BTreeMap<String, SendLimits>,
+    pub levels: std::collections::BTreeMap<String, SendLimits>,
+    /// Keyed by account address.
+    pub users: std::collections::BTreeMap<String, SendLimits>,
+    /// A spike is an hour with more than this many times the account's baseline for that hour
+    /// of the week (6.0 = +500%).
+    pub spike_factor: f64,
+    /// Hours below this many messages (or ten times as many recipients) are never a spike.
+    pub spike_min_messages: u32,
+    /// Weight of the newest week in the hour-of-week baseline (exponential smoothing).
+    pub baseline_alpha: f64,
+    /// Time zone for hour-of-week and the day's limits (IANA name).
+    pub timezone: String,
+}
+
+impl Default for SendingConfig {
+    fn default() -> Self {
+        SendingConfig {
+            enabled: true,
+            org: SendLimits {
+                messages_per_hour: Some(300),
+                messages_per_day: Some(2000),
+                recipients_per_message: Some(500),
+                external_recipients_per_day: Some(2000),
+            },
+            departments: Default::default(),
+            levels: Default::default(),
+            users: Default::default(),
+            spike_factor: 6.0,
+            spike_min_messages: 30,
+            baseline_alpha: 0.3,
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// Where security alerts go. Every alert is also an event; sinks are extra.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// JSON POST to this URL (http or https).
+    pub webhook_url: Option<String>,
+    /// When set, each POST carries `X-Rampart-Signature: sha256=<HMAC of the body>`.
+    pub webhook_secret: Option<String>,
+    /// Mail each alert to this address.
+    pub admin_address: Option<String>,
+    /// Append each alert as one JSON line to this file.
+    pub jsonl_path: Option<PathBuf>,
+    /// Send each alert to syslog: a Unix socket path (`/dev/log`) or `udp:HOST:PORT`.
+    pub syslog: Option<String>,
+    /// Alerts with the same key within this many minutes are sent once (and counted).
+    pub dedup_minutes: u64,
+    /// At most this many alerts per minute per sink; the rest are counted and summarised.
+    pub max_per_minute: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            webhook_secret: None,
+            admin_address: None,
+            jsonl_path: None,
+            syslog: None,
+            dedup_minutes: 60,
+            max_per_minute: 20,
         }
     }
 }

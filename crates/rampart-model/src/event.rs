@@ -49,10 +49,23 @@ pub enum EventKind {
     DlpBlocked,
     DlpAlert,
     DlpNotified,
+    OutboundDelivered,
+    OutboundBounced,
+    OutboundDelayed,
+    OutboundRetried,
+    OutboundDeleted,
+    SendingDeferred,
+    SendingRejected,
+    SendingSpike,
+    SendingHeld,
+    SendingReleased,
+    BurstRecipients,
+    AccountContained,
+    AccountReleased,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 39] = [
+    pub const ALL: [EventKind; 52] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -92,6 +105,19 @@ impl EventKind {
         EventKind::DlpBlocked,
         EventKind::DlpAlert,
         EventKind::DlpNotified,
+        EventKind::OutboundDelivered,
+        EventKind::OutboundBounced,
+        EventKind::OutboundDelayed,
+        EventKind::OutboundRetried,
+        EventKind::OutboundDeleted,
+        EventKind::SendingDeferred,
+        EventKind::SendingRejected,
+        EventKind::SendingSpike,
+        EventKind::SendingHeld,
+        EventKind::SendingReleased,
+        EventKind::BurstRecipients,
+        EventKind::AccountContained,
+        EventKind::AccountReleased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +161,19 @@ impl EventKind {
             EventKind::DlpBlocked => "dlp_blocked",
             EventKind::DlpAlert => "dlp_alert",
             EventKind::DlpNotified => "dlp_notified",
+            EventKind::OutboundDelivered => "outbound_delivered",
+            EventKind::OutboundBounced => "outbound_bounced",
+            EventKind::OutboundDelayed => "outbound_delayed",
+            EventKind::OutboundRetried => "outbound_retried",
+            EventKind::OutboundDeleted => "outbound_deleted",
+            EventKind::SendingDeferred => "sending_deferred",
+            EventKind::SendingRejected => "sending_rejected",
+            EventKind::SendingSpike => "sending_spike",
+            EventKind::SendingHeld => "sending_held",
+            EventKind::SendingReleased => "sending_released",
+            EventKind::BurstRecipients => "burst_recipients",
+            EventKind::AccountContained => "account_contained",
+            EventKind::AccountReleased => "account_released",
         }
     }
 

@@ -39,6 +39,23 @@ pub struct Account {
     pub disabled: bool,
     pub has_password: bool,
     pub created_at: Timestamp,
+    /// Set while the account is contained (`rampart account contain`): no login, no sending,
+    /// its queued mail held.
+    #[serde(default)]
+    pub contained_at: Option<Timestamp>,
+    /// Why it was contained, for the console and the login refusal.
+    #[serde(default)]
+    pub contain_reason: Option<String>,
+    /// Password logins are refused until an administrator sets a new password.
+    #[serde(default)]
+    pub password_reset_required: bool,
+    /// The next login must pass step-up verification, whatever its risk.
+    #[serde(default)]
+    pub step_up_required: bool,
+    /// Set while sending is held after a spike or a passed daily limit, until the user passes
+    /// step-up verification or an administrator releases it.
+    #[serde(default)]
+    pub sending_held_at: Option<Timestamp>,
 }
 
 impl Account {
@@ -257,12 +274,23 @@ pub struct OutboundEntry {
     pub recipient: EmailAddress,
     /// The authenticated account that submitted it.
     pub account: EmailAddress,
-    /// `queued`, `sent` or `failed`.
+    /// `queued` (waiting for its next attempt), `sending` (claimed by a delivery worker until
+    /// its lease ends), `sent`, `failed` (bounced to the sender) or `held` (the account is
+    /// contained).
     pub status: String,
     pub attempts: u32,
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub created_at: Timestamp,
+    /// When the last attempt ended.
+    #[serde(default)]
+    pub last_attempt_at: Option<Timestamp>,
+    /// The receiving server's final answer (`mx.example.net[192.0.2.1] 250 2.0.0 ok; TLSv1.3 verified`).
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// Whether the sender was told of the delay.
+    #[serde(default)]
+    pub delay_notified: bool,
 }
 
 /// A message kept out of the mailboxes by policy, with the scan report that put it there.

@@ -24,6 +24,12 @@
 //! memory bounded: profiles keep at most [`MAX_VALUES_PER_FEATURE`] values per feature, global
 //! counters evict old entries.
 //!
+//! **Sending behaviour** ([`sending`]) is the same idea for outgoing mail: [`SendingControl`]
+//! judges each submitted message against quotas layered by organisation, department, level and
+//! user, and against the account's own hour-of-week baseline, and says allow, defer, reject or
+//! hold the account's sending until step-up verification. Also pure: the caller passes the time
+//! and persists the snapshot.
+//!
 //! ```
 //! use rampart_risk::{Decision, EffectivePolicy, Geo, LoginAttempt, Profile, RiskConfig, RiskEngine};
 //! use rampart_model::Protocol;
@@ -62,6 +68,7 @@ mod util;
 
 pub mod bench;
 pub mod eval;
+pub mod sending;
 pub mod synth;
 
 pub use config::{ModelParams, RiskConfig};
@@ -72,4 +79,5 @@ pub use geo::{Geo, GeoDb};
 pub use policy::{AdminPolicy, EffectivePolicy, LoginWindow, PolicyScope, Weekday};
 pub use population::{Population, DEFAULT_POPULATION_CAP};
 pub use profile::{Profile, MAX_PROFILE_ENTRIES, MAX_VALUES_PER_FEATURE};
+pub use sending::{SendDecision, SendRequest, SendingControl, SendingError};
 pub use ua::{parse_user_agent, DeviceType, UaFamily};

@@ -47,6 +47,10 @@ pub struct Submission {
     pub hold_minutes: u64,
     /// Where senders verify held messages (quoted in replies and notices).
     pub verify_url: String,
+    /// Quotas and spike detection; `None` sends without limits.
+    pub sending: Option<Arc<crate::sending::SendingGuard>>,
+    /// Wakes the outbound delivery worker after something was queued.
+    pub outbound: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The account a submission session authenticated as, and the addresses it may send from.
@@ -69,6 +73,10 @@ struct Transaction {
     accounts: Vec<EmailAddress>,
     declared_size: Option<u64>,
     smtputf8: bool,
+    /// Submission only: what sending control decided at DATA (BDAT decides at the end).
+    gate: Option<crate::sending::Gate>,
+    /// The queue id, once sending control named it in an event.
+    id: Option<String>,
     /// BDAT chunks received so far.
     chunks: Option<Vec<u8>>,
     chunk_overflow: bool,
@@ -396,6 +404,14 @@ impl Session {
             self.reply("452 4.5.3 Error: too many recipients");
             return Ok(Flow::Continue);
         }
+        if let Some(limit) = self.recipient_limit() {
+            if tx.rcpt_addresses.len() >= limit as usize {
+                self.reply(&format!(
+                    "452 4.5.3 Error: too many recipients: your limit is {limit} per message; send the rest in another message"
+                ));
+                return Ok(Flow::Continue);
+            }
+        }
         if !to.is_ascii() && !tx.smtputf8 {
             self.reply("553 5.6.7 Error: non-ASCII recipient needs the SMTPUTF8 parameter");
             return Ok(Flow::Continue);
@@ -472,6 +488,16 @@ impl Session {
                 return Ok(Flow::Continue);
             }
             Some(_) => {}
+        }
+        if self.authed.is_some() {
+            let gate = self.sending_gate().await;
+            if !self.gate_allows(&gate) {
+                self.tx = None;
+                return Ok(Flow::Continue);
+            }
+            if let Some(tx) = self.tx.as_mut() {
+                tx.gate = Some(gate);
+            }
         }
         self.reply("354 End data with <CR><LF>.<CR><LF>");
         self.flush(true).await?;

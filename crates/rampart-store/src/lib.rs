@@ -35,7 +35,7 @@ pub use blob::{BlobStore, FsBlobStore};
 pub use error::StoreError;
 pub use mailstore::{Mailstore, PurgeReport};
 pub use meta::{
-    EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewOutbound, NewQuarantine,
-    Recipient,
+    ContainSummary, EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewOutbound,
+    NewQuarantine, OutboundUpdate, Recipient,
 };
 pub use sqlite::SqliteMetaStore;

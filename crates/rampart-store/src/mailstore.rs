@@ -147,6 +147,11 @@ impl Mailstore {
         self.meta.enqueue_outbound(&item, self.clock.now()).await
     }
 
+    /// The bytes of a queued outbound message.
+    pub async fn outbound_raw(&self, entry: &OutboundEntry) -> Result<Bytes, StoreError> {
+        self.blobs.get(&entry.blob).await
+    }
+
     /// Stores an outbound message held by DLP; `hold.blob` and `hold.size` are filled in here.
     /// Durable on return.
     pub async fn hold_outbound(

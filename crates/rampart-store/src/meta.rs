@@ -59,6 +59,34 @@ pub struct NewOutbound {
     pub account: EmailAddress,
 }
 
+/// What one delivery attempt found for one queue row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboundUpdate {
+    /// Accepted by the receiving server; `remote` is its answer (host, reply, TLS).
+    Sent { id: i64, remote: String },
+    /// A temporary failure: try again at `next_attempt_at`.
+    Retry {
+        id: i64,
+        next_attempt_at: Timestamp,
+        error: String,
+    },
+    /// A permanent failure, or the give-up time passed: the sender gets a bounce.
+    Failed { id: i64, error: String },
+    /// The sender was told the message is delayed.
+    DelayNotified { id: i64 },
+}
+
+/// What containing an account did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ContainSummary {
+    pub sessions_revoked: u64,
+    pub app_passwords_revoked: u64,
+    pub trusted_devices_forgotten: u64,
+    pub queued_held: u64,
+    /// Rows being delivered at that moment: they may still go out.
+    pub in_flight: u64,
+}
+
 /// A stored blob to hold in quarantine, with the report that put it there.
 #[derive(Debug, Clone)]
 pub struct NewQuarantine {
@@ -246,8 +274,75 @@ pub trait MetaStore: Send + Sync + 'static {
         item: &NewOutbound,
         at: Timestamp,
     ) -> Result<Vec<OutboundEntry>, StoreError>;
-    /// The outbound queue, oldest first; `status` filters (`queued`, `sent`, `failed`).
+    /// The outbound queue, oldest first; `status` filters (`queued`, `sending`, `sent`,
+    /// `failed`, `held`).
     async fn list_outbound(&self, status: Option<&str>) -> Result<Vec<OutboundEntry>, StoreError>;
+    /// The rows of one queue id (all its recipients), or the one row with that row id.
+    async fn outbound_entries(&self, which: &str) -> Result<Vec<OutboundEntry>, StoreError>;
+    /// Claims up to `limit` rows due at `now` for delivery (and rows whose earlier claim's lease
+    /// ran out: their worker died); they stay `sending` until `lease`, or until
+    /// [`MetaStore::finish_outbound`] records the outcome.
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        lease: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>, StoreError>;
+    /// Records delivery outcomes (events `outbound_delivered`, `outbound_bounced`) in one
+    /// transaction. Rows an administrator deleted or held meanwhile are left alone.
+    async fn finish_outbound(
+        &self,
+        updates: Vec<OutboundUpdate>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Makes waiting, failed or held rows due now (event `outbound_retried`); refuses rows held
+    /// for a contained account.
+    async fn retry_outbound(
+        &self,
+        which: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<OutboundEntry>, StoreError>;
+    /// Removes rows from the queue (event `outbound_deleted`); a row being sent is refused.
+    async fn delete_outbound(
+        &self,
+        which: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<OutboundEntry>, StoreError>;
+
+    /// Contains an account in one transaction: login refused, sessions and app passwords
+    /// revoked, trusted devices forgotten, password reset and step-up required, waiting mail
+    /// held (event `account_contained`).
+    async fn contain_account(
+        &self,
+        address: &EmailAddress,
+        reason: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<ContainSummary, StoreError>;
+    /// Ends containment and the sending hold; held mail is queued again (or deleted with
+    /// `discard_held`). The password-reset and step-up requirements stay until met. Returns how
+    /// many rows moved.
+    async fn release_account(
+        &self,
+        address: &EmailAddress,
+        discard_held: bool,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<u64, StoreError>;
+    /// Sets or clears the account's sending hold (events `sending_held` / `sending_released`);
+    /// `Ok(false)` when it already was so.
+    async fn set_sending_hold(
+        &self,
+        address: &EmailAddress,
+        held: bool,
+        at: Timestamp,
+        actor: &str,
+        why: &str,
+    ) -> Result<bool, StoreError>;
+    /// The account passed step-up verification after containment.
+    async fn clear_step_up(&self, address: &EmailAddress) -> Result<(), StoreError>;
 
     /// Holds a stored outbound message for a DLP decision (event `dlp_held`).
     async fn create_hold(

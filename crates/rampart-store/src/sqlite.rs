@@ -22,11 +22,15 @@ use rampart_model::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
-use crate::meta::{EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine, Recipient};
+use crate::meta::{
+    ContainSummary, EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine, OutboundUpdate,
+    Recipient,
+};
 use crate::StoreError;
 
 mod holds;
 mod identity;
+mod outbound;
 
 /// A column that holds a value the model refuses (a bad address, an unknown status): a
 /// conversion error naming the column, as rusqlite reports its own.
@@ -248,6 +252,45 @@ CREATE INDEX holds_by_account ON holds(account, id);
 CREATE INDEX holds_due ON holds(expires_at) WHERE status = 'held';
 CREATE INDEX holds_by_blob ON holds(blob);
 "#,
+    // 7: delivery state on the outbound queue (claim leases, held rows, the remote answer),
+    // containment and the sending hold on accounts.
+    r#"
+CREATE TABLE outbound_queue_new(
+    id INTEGER PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mail_from TEXT NOT NULL,
+    rcpt TEXT NOT NULL,
+    account TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued'
+        CHECK(status IN ('queued', 'sending', 'sent', 'failed', 'held')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    last_attempt_at INTEGER,
+    remote TEXT,
+    delay_notified INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbound_queue_new(id, queue_id, blob, size, mail_from, rcpt, account, status,
+    attempts, next_attempt_at, last_error, created_at)
+    SELECT id, queue_id, blob, size, mail_from, rcpt, account, status, attempts,
+    next_attempt_at, last_error, created_at FROM outbound_queue;
+DROP TABLE outbound_queue;
+ALTER TABLE outbound_queue_new RENAME TO outbound_queue;
+CREATE INDEX outbound_due ON outbound_queue(next_attempt_at) WHERE status = 'queued';
+CREATE INDEX outbound_leased ON outbound_queue(lease_until) WHERE status = 'sending';
+CREATE INDEX outbound_by_blob ON outbound_queue(blob);
+CREATE INDEX outbound_by_account ON outbound_queue(account, status);
+CREATE INDEX outbound_by_queue_id ON outbound_queue(queue_id);
+ALTER TABLE accounts ADD COLUMN contained_at INTEGER;
+ALTER TABLE accounts ADD COLUMN contain_reason TEXT;
+ALTER TABLE accounts ADD COLUMN password_reset_required INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN step_up_required INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN sending_held_at INTEGER;
+"#,
 ];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -421,11 +464,17 @@ fn row_to_account(r: &Row<'_>) -> rusqlite::Result<Account> {
         disabled: r.get::<_, i64>("disabled")? != 0,
         has_password: r.get::<_, Option<String>>("password_hash")?.is_some(),
         created_at: Timestamp(r.get("created_at")?),
+        contained_at: r.get::<_, Option<i64>>("contained_at")?.map(Timestamp),
+        contain_reason: r.get("contain_reason")?,
+        password_reset_required: r.get::<_, i64>("password_reset_required")? != 0,
+        step_up_required: r.get::<_, i64>("step_up_required")? != 0,
+        sending_held_at: r.get::<_, Option<i64>>("sending_held_at")?.map(Timestamp),
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "id, address, name, department, level, quota_bytes, used_bytes, \
-                               password_hash, disabled, created_at";
+     password_hash, disabled, created_at, contained_at, contain_reason, password_reset_required, \
+     step_up_required, sending_held_at";
 
 fn account_by_address(conn: &Connection, address: &str) -> Result<Option<Account>, StoreError> {
     Ok(conn
@@ -1272,6 +1321,9 @@ impl MetaStore for SqliteMetaStore {
                     next_attempt_at: at,
                     last_error: None,
                     created_at: at,
+                    last_attempt_at: None,
+                    remote: None,
+                    delay_notified: false,
                 });
             }
             Ok(out)
@@ -1282,34 +1334,109 @@ impl MetaStore for SqliteMetaStore {
     async fn list_outbound(&self, status: Option<&str>) -> Result<Vec<OutboundEntry>, StoreError> {
         let status = status.map(str::to_string);
         self.read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, queue_id, blob, size, mail_from, rcpt, account, status, attempts, \
-                 next_attempt_at, last_error, created_at FROM outbound_queue \
-                 WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![status], |r| {
-                let rcpt: String = r.get(5)?;
-                let account: String = r.get(6)?;
-                Ok(OutboundEntry {
-                    id: r.get(0)?,
-                    queue_id: r.get(1)?,
-                    blob: BlobId(r.get(2)?),
-                    size: r.get::<_, i64>(3)? as u64,
-                    mail_from: r.get(4)?,
-                    recipient: rcpt
-                        .parse()
-                        .map_err(|e: rampart_model::AddressError| bad(5, e.to_string()))?,
-                    account: account
-                        .parse()
-                        .map_err(|e: rampart_model::AddressError| bad(6, e.to_string()))?,
-                    status: r.get(7)?,
-                    attempts: r.get::<_, i64>(8)? as u32,
-                    next_attempt_at: Timestamp(r.get(9)?),
-                    last_error: r.get(10)?,
-                    created_at: Timestamp(r.get(11)?),
-                })
-            })?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {} FROM outbound_queue WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+                outbound::COLUMNS
+            ))?;
+            let rows = stmt.query_map(params![status], outbound::row_to_entry)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn outbound_entries(&self, which: &str) -> Result<Vec<OutboundEntry>, StoreError> {
+        let which = which.to_string();
+        self.read(move |conn| outbound::select(conn, &which)).await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        lease: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>, StoreError> {
+        self.write(move |conn| outbound::claim(conn, now, lease, limit))
+            .await
+    }
+
+    async fn finish_outbound(
+        &self,
+        updates: Vec<OutboundUpdate>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| outbound::finish(conn, &updates, at))
+            .await
+    }
+
+    async fn retry_outbound(
+        &self,
+        which: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<OutboundEntry>, StoreError> {
+        let (which, actor) = (which.to_string(), actor.to_string());
+        self.write(move |conn| outbound::retry(conn, &which, at, &actor))
+            .await
+    }
+
+    async fn delete_outbound(
+        &self,
+        which: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<OutboundEntry>, StoreError> {
+        let (which, actor) = (which.to_string(), actor.to_string());
+        self.write(move |conn| outbound::delete(conn, &which, at, &actor))
+            .await
+    }
+
+    async fn contain_account(
+        &self,
+        address: &EmailAddress,
+        reason: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<ContainSummary, StoreError> {
+        let (address, reason, actor) = (address.clone(), reason.to_string(), actor.to_string());
+        self.write(move |conn| outbound::contain(conn, &address, &reason, at, &actor))
+            .await
+    }
+
+    async fn release_account(
+        &self,
+        address: &EmailAddress,
+        discard_held: bool,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let (address, actor) = (address.clone(), actor.to_string());
+        self.write(move |conn| {
+            outbound::release(conn, &address, discard_held, at, &actor).map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn set_sending_hold(
+        &self,
+        address: &EmailAddress,
+        held: bool,
+        at: Timestamp,
+        actor: &str,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let (address, actor, why) = (address.clone(), actor.to_string(), why.to_string());
+        self.write(move |conn| outbound::set_sending_hold(conn, &address, held, at, &actor, &why))
+            .await
+    }
+
+    async fn clear_step_up(&self, address: &EmailAddress) -> Result<(), StoreError> {
+        let address = address.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE accounts SET step_up_required = 0 WHERE address = ?1",
+                [address.as_str()],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -1856,7 +1983,7 @@ fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
         .prepare_cached(
             "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
              OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held') \
-             OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status = 'queued') \
+             OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status IN ('queued', 'sending', 'held')) \
              OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status IN ('held', 'released'))",
         )?
         .query_row([blob], |r| r.get(0))?)
@@ -1938,4 +2065,52 @@ fn alias_targets(conn: &Connection, alias: &EmailAddress) -> Result<Vec<EmailAdd
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store made before migration 7 keeps its queue: rows, ids and states survive the table
+    /// rebuild, and accounts gain the containment columns unset.
+    #[tokio::test]
+    async fn migration_7_keeps_a_queue_written_by_an_older_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 6;
+                 INSERT INTO domains(name, created_at) VALUES ('example.com', 1);
+                 INSERT INTO accounts(address, domain, created_at) VALUES ('a@example.com', 'example.com', 1);
+                 INSERT INTO outbound_queue(id, queue_id, blob, size, mail_from, rcpt, account, status, attempts, next_attempt_at, last_error, created_at)
+                   VALUES (41, 'Q1', 'b', 10, 'a@example.com', 'x@partner.example', 'a@example.com', 'queued', 2, 100, 'greylisted', 5),
+                          (42, 'Q1', 'b', 10, 'a@example.com', 'y@partner.example', 'a@example.com', 'failed', 9, 100, 'gone', 5);",
+            )
+            .unwrap();
+        }
+        let store = SqliteMetaStore::open(&path).unwrap();
+        let rows = store.list_outbound(None).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].id, rows[0].status.as_str(), rows[0].attempts),
+            (41, "queued", 2)
+        );
+        assert_eq!(rows[0].last_error.as_deref(), Some("greylisted"));
+        assert_eq!((rows[1].id, rows[1].status.as_str()), (42, "failed"));
+        let claimed = store
+            .claim_outbound(Timestamp(200), Timestamp(500), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let a = store
+            .account(&"a@example.com".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(a.contained_at.is_none() && !a.password_reset_required);
+    }
 }

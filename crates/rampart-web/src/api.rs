@@ -26,6 +26,8 @@ pub struct AppState {
     /// copies.
     pub hostname: String,
     pub save_sent: bool,
+    /// Where containment alerts go.
+    pub alerter: rampart_alert::Alerter,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/holds/{id}", get(show_hold))
         .route("/api/v1/holds/{id}/release", post(release_hold))
         .route("/api/v1/holds/{id}/cancel", post(cancel_hold))
+        .route("/api/v1/holds/{id}/report", post(report_hold))
         .with_state(state)
 }
 
@@ -613,6 +616,25 @@ async fn release_hold(
         ));
     }
     let actor = s.account.to_string();
+    if rampart_smtp::sending::is_sending_rule(&h.rule) {
+        // Verified: the account's sending hold ends, and everything it held goes out.
+        let store = st.login.store();
+        return match rampart_smtp::sending::release_after_verification(
+            store,
+            &s.account,
+            st.save_sent,
+            &actor,
+        )
+        .await
+        {
+            Ok(n) => {
+                let h = my_hold(&st, &s, id).await?;
+                Ok(Json(json!({"status": "ok", "hold": hold_json(&h), "released": n, "sending": "resumed"}))
+                    .into_response())
+            }
+            Err(_) => Err(ApiError::internal()),
+        };
+    }
     match rampart_smtp::hold::release(st.login.store(), id, st.save_sent, &actor).await {
         Ok(h) => Ok(Json(json!({"status": "ok", "hold": hold_json(&h)})).into_response()),
         Err(rampart_store::StoreError::Conflict(m)) => {
@@ -636,4 +658,56 @@ async fn cancel_hold(
         }
         Err(_) => Err(ApiError::internal()),
     }
+}
+
+/// "This was not me": the sender reports a message held by sending control as not theirs. That
+/// is a confirmed compromise signal: the account is contained at once (which also ends this
+/// session) and administrators are alerted.
+async fn report_hold(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let h = my_hold(&st, &s, id).await?;
+    if !rampart_smtp::sending::is_sending_rule(&h.rule) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_a_sending_hold",
+            "Only messages held for unusual sending can be reported; cancel this one instead.",
+        ));
+    }
+    let store = st.login.store();
+    let actor = s.account.to_string();
+    let reason = format!("the user reported held message {id} as not sent by them");
+    let summary = store
+        .meta()
+        .contain_account(&s.account, &reason, store.now(), &actor)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    for held in store
+        .meta()
+        .list_holds(Some(&s.account), Some(rampart_model::HoldStatus::Held))
+        .await
+        .map_err(|_| ApiError::internal())?
+    {
+        if rampart_smtp::sending::is_sending_rule(&held.rule) {
+            if let Err(e) = rampart_smtp::hold::reject(store, &st.hostname, held.id, &actor).await {
+                tracing::warn!(hold = held.id, error = %e, "cannot reject a reported hold");
+            }
+        }
+    }
+    rampart_smtp::alerts::contained(
+        &st.alerter,
+        &s.account,
+        &reason,
+        &summary,
+        &actor,
+        store.now(),
+    );
+    Ok(Json(json!({
+        "status": "ok",
+        "contained": true,
+        "summary": summary,
+        "message": "Thank you. Your account is locked down: the held messages will not be sent, every session is signed out, and your security team has been alerted. They will reset your password.",
+    })))
 }

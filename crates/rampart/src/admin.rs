@@ -196,7 +196,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Cmd::Block(cmd) => crate::identity_cmd::block(cli, &store, cmd).await,
             Cmd::Policy(cmd) => crate::identity_cmd::policy(cli, &store, cmd).await,
             Cmd::Login(cmd) => crate::identity_cmd::login(cli, &store, cmd).await,
-            Cmd::Queue(cmd) => queue(cli, &store, cmd).await,
+            Cmd::Queue(cmd) => crate::outbound_cmd::queue(cli, &store, cmd).await,
+            Cmd::Account(cmd) => crate::outbound_cmd::account(cli, &store, &config, cmd).await,
             Cmd::Hold(cmd) => crate::identity_cmd::hold(cli, &store, &config, cmd).await,
             _ => unreachable!("dispatched in main"),
         }
@@ -263,7 +264,7 @@ impl<'a> From<&'a Account> for AccountView<'a> {
     }
 }
 
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;
@@ -805,55 +806,6 @@ async fn events(cli: &Cli, store: &Mailstore, cmd: &EventsCmd) -> anyhow::Result
         })
         .collect();
     table(&["ID", "AT", "KIND", "ACTOR", "ACCOUNT", "DETAIL"], &rows);
-    Ok(())
-}
-
-#[derive(Subcommand)]
-pub enum QueueCmd {
-    /// Oldest first; queued entries only unless --all.
-    List {
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-async fn queue(cli: &Cli, store: &Mailstore, cmd: &QueueCmd) -> anyhow::Result<()> {
-    let QueueCmd::List { all } = cmd;
-    let entries = store
-        .meta()
-        .list_outbound(if *all { None } else { Some("queued") })
-        .await?;
-    if cli.json {
-        return json(&entries);
-    }
-    let rows: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            vec![
-                e.id.to_string(),
-                e.queue_id.clone(),
-                rfc3339(e.created_at),
-                e.account.to_string(),
-                e.recipient.to_string(),
-                human_bytes(e.size),
-                e.status.clone(),
-                e.attempts.to_string(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ID",
-            "QUEUE ID",
-            "SINCE",
-            "ACCOUNT",
-            "RECIPIENT",
-            "SIZE",
-            "STATUS",
-            "TRIES",
-        ],
-        &rows,
-    );
     Ok(())
 }
 

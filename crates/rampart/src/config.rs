@@ -274,6 +274,70 @@ action = "block"
 alert = true
 tip = "Ten or more resident ID or bank card numbers may not leave by mail. Use the approved secure transfer, or ask the data protection officer."
 
+[outbound]
+# Deliver queued mail to the recipients' servers (MX lookup, falling back to A/AAAA).
+enabled = true
+# Send everything through a smart host instead ("host:port"), e.g. relay = "smtp.isp.example:25".
+# relay = "smtp.isp.example:25"
+# Per-domain next hops that replace the MX lookup (partner links; tests).
+mx_override = {}
+port = 25
+# Deliveries in flight at once, in total and per destination domain.
+concurrency = 64
+per_domain_concurrency = 8
+# Retry after 5 minutes, doubling up to 4 hours; bounce to the sender after 5 days.
+retry_secs = 300
+max_retry_secs = 14400
+give_up_hours = 120
+# Tell the sender once when a message has waited this long (0: never).
+delay_notice_hours = 4
+# "opportunistic" (STARTTLS when offered, RFC 7435), "verify" (valid certificate required
+# everywhere) or "none" (tests only). MTA-STS and DANE make TLS mandatory where published.
+tls = "opportunistic"
+mta_sts = true
+dane = true
+# PEM files of extra trust anchors for verified TLS.
+extra_roots = []
+# DKIM keys (`rampart dkim generate example.com`), relative to the data directory.
+dkim_dir = "dkim"
+connect_timeout_secs = 30
+command_timeout_secs = 300
+
+[sending]
+# Sending quotas and spike detection on submission. Limits per organisation, then department,
+# job level and user: the most specific scope that sets a limit wins. Over the hourly limit a
+# message is deferred (451, the client retries); over the per-message recipients limit the extra
+# recipients are refused (452); passing a daily limit, or an hour above spike_factor times the
+# account's usual for that hour of the week, holds the account's sending until the user passes
+# step-up verification, and alerts the administrators.
+enabled = true
+spike_factor = 6.0
+spike_min_messages = 30
+baseline_alpha = 0.3
+timezone = "UTC"
+departments = {}
+levels = {}
+users = {}
+# e.g. [sending.departments.sales] messages_per_day = 5000
+#      [sending.users."ceo@example.com"] external_recipients_per_day = 200
+
+[sending.org]
+messages_per_hour = 300
+messages_per_day = 2000
+recipients_per_message = 500
+external_recipients_per_day = 2000
+
+[alerts]
+# Security alerts (sending held, account contained, DLP rules with alert = true) go to every
+# sink set here; each is also an event. Same-key alerts within dedup_minutes are sent once.
+# webhook_url = "https://siem.example.com/hooks/rampart"
+# webhook_secret = "..."   # adds X-Rampart-Signature: sha256=<HMAC of the body>
+# admin_address = "security@example.com"
+# jsonl_path = "/var/log/rampart/alerts.jsonl"
+# syslog = "/dev/log"      # or "udp:127.0.0.1:514"
+dedup_minutes = 60
+max_per_minute = 20
+
 [log]
 # "text" for people, "json" for log pipelines.
 format = "text"

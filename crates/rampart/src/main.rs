@@ -2,6 +2,7 @@
 //! crate parses arguments, loads configuration, opens the store and starts listeners.
 
 mod admin;
+mod bench_outbound;
 mod config;
 mod corpus;
 mod dlp_cmd;
@@ -9,6 +10,8 @@ mod feedback;
 mod health;
 mod identity_cmd;
 mod login;
+mod outbound;
+mod outbound_cmd;
 mod output;
 mod scan_cmd;
 mod serve;
@@ -84,9 +87,15 @@ enum Cmd {
     /// Outbound mail held by data-leak prevention: list, inspect, release, reject.
     #[command(subcommand)]
     Hold(identity_cmd::HoldCmd),
-    /// Submitted mail waiting for outbound delivery.
+    /// The outbound delivery queue: list, show, retry, delete.
     #[command(subcommand)]
-    Queue(admin::QueueCmd),
+    Queue(outbound_cmd::QueueCmd),
+    /// Account security: contain a compromised account, release it, show its state.
+    #[command(subcommand)]
+    Account(outbound_cmd::AccountCmd),
+    /// DKIM signing keys for outbound mail: generate (prints the DNS record), list.
+    #[command(subcommand)]
+    Dkim(outbound_cmd::DkimCmd),
     /// Store, antivirus and signature freshness at a glance (`--json` for monitoring).
     Health,
     /// Run the content pipeline on a message file or a labelled corpus, offline.
@@ -114,6 +123,10 @@ enum BenchCmd {
     Login(login::BenchLoginArgs),
     /// DLP detector throughput on text, and the cost of extracting text from documents.
     Dlp(dlp_cmd::BenchDlpArgs),
+    /// Outbound delivery throughput: queue → DKIM → SMTP to a local discard server.
+    Delivery(bench_outbound::BenchDeliveryArgs),
+    /// Cost of the sending quota and spike checks per message.
+    Sending(bench_outbound::BenchSendingArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +138,9 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Scan(args)) => scan_cmd::bench_scan(&cli, args),
         Cmd::Bench(BenchCmd::Login(args)) => login::bench(&cli, args),
         Cmd::Bench(BenchCmd::Dlp(args)) => dlp_cmd::bench(&cli, args),
+        Cmd::Bench(BenchCmd::Delivery(args)) => bench_outbound::delivery(&cli, args),
+        Cmd::Bench(BenchCmd::Sending(args)) => bench_outbound::sending(&cli, args),
+        Cmd::Dkim(cmd) => outbound_cmd::dkim(&cli, cmd),
         Cmd::Eval(scan_cmd::EvalCmd::Dlp(args)) => dlp_cmd::eval(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Login(args)) => login::eval(&cli, args),
         Cmd::Login(identity_cmd::LoginCmd::Synth(args)) => login::synth(&cli, args),
@@ -148,6 +164,7 @@ fn main() -> ExitCode {
         | Cmd::Policy(_)
         | Cmd::Login(_)
         | Cmd::Queue(_)
+        | Cmd::Account(_)
         | Cmd::Hold(_) => admin::run(&cli),
     };
     match result {

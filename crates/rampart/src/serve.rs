@@ -90,21 +90,51 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
     let login = Arc::new(crate::login::service(&config, &store)?);
     let population_file = cli.data.join("risk-population.json");
-    match std::fs::read(&population_file) {
-        Ok(bytes) => match login.restore_population(&bytes) {
+    if let Some(bytes) = read_snapshot(&population_file) {
+        match login.restore_population(&bytes) {
             Ok(()) => tracing::info!("login risk population restored"),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read {}; starting afresh", population_file.display())
             }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(error = %e, "cannot read {}", population_file.display()),
+        }
     }
-    let population_task = tokio::spawn(save_population_every(
-        Arc::clone(&login),
-        population_file.clone(),
-        shutdown.clone(),
-    ));
+    let population_task = {
+        let login = Arc::clone(&login);
+        tokio::spawn(save_every(
+            population_file,
+            "login risk population",
+            move || login.population_json().map_err(|e| e.to_string()),
+            shutdown.clone(),
+        ))
+    };
+    let alerter = rampart_smtp::alerts::alerter(&config, &store)
+        .context("cannot set up the alert sinks in [alerts]")?;
+    let guard = Arc::new(
+        rampart_smtp::sending::SendingGuard::new(&config.sending, store.clone(), alerter.clone())
+            .map_err(|e| anyhow::anyhow!("[sending]: {e}"))?,
+    );
+    let sending_file = cli.data.join("sending-baselines.json");
+    if let Some(bytes) = read_snapshot(&sending_file) {
+        match guard.restore(&String::from_utf8_lossy(&bytes), &config.sending) {
+            Ok(()) => tracing::info!("sending baselines restored"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read {}; starting afresh", sending_file.display())
+            }
+        }
+    }
+    let sending_task = {
+        let guard = Arc::clone(&guard);
+        tokio::spawn(save_every(
+            sending_file,
+            "sending baselines",
+            move || Ok(guard.snapshot().into_bytes()),
+            shutdown.clone(),
+        ))
+    };
+    let delivery = crate::outbound::delivery(&config, &cli.data, &store).await?;
+    let delivery_task = delivery
+        .clone()
+        .map(|d| tokio::spawn(d.run(shutdown.clone())));
     let smtp = SmtpServer::bind(
         &config.smtp.listen,
         SessionContext {
@@ -145,6 +175,8 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
                         "{}/holds",
                         login.settings().approve_url.trim_end_matches('/')
                     ),
+                    sending: Some(Arc::clone(&guard)),
+                    outbound: delivery.as_ref().map(|d| d.waker()),
                 }),
                 implicit_tls,
             },
@@ -170,6 +202,7 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
             login: Arc::clone(&login),
             hostname: config.hostname.clone(),
             save_sent: config.submission.save_sent,
+            alerter: alerter.clone(),
         });
         let tls = config.http.tls.then(|| acceptor.clone());
         let shutdown = shutdown.clone();
@@ -206,7 +239,12 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
     purge_task.abort();
     holds_task.abort();
+    if let Some(task) = delivery_task {
+        let _ = task.await;
+    }
     let _ = population_task.await;
+    let _ = sending_task.await;
+    alerter.flush(Duration::from_secs(10)).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -229,33 +267,45 @@ async fn expire_holds(store: Mailstore, hostname: String, mut shutdown: watch::R
     }
 }
 
-/// Snapshots what the risk engine learned about the whole population every ten minutes and at
-/// shutdown (write to a temp file, then rename: a crash never leaves half a file).
-async fn save_population_every(
-    login: Arc<rampart_auth::login::Login>,
+/// Snapshots learned state (the login risk population, sending baselines) every ten minutes and
+/// at shutdown (write to a temp file, then rename: a crash never leaves half a file).
+async fn save_every(
     path: std::path::PathBuf,
+    what: &'static str,
+    snapshot: impl Fn() -> Result<Vec<u8>, String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let save = |login: &rampart_auth::login::Login| {
+    let save = || {
         let tmp = path.with_extension("json.tmp");
-        let result = login
-            .population_json()
+        let result = snapshot()
             .map_err(std::io::Error::other)
             .and_then(|bytes| std::fs::write(&tmp, bytes))
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot save the login risk population");
+            tracing::warn!(error = %e, "cannot save the {what}");
         }
     };
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(600)) => save(&login),
+            _ = tokio::time::sleep(Duration::from_secs(600)) => save(),
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
-                    save(&login);
+                    save();
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Reads a snapshot written by [`save_every`]; a missing file is a fresh start.
+fn read_snapshot(path: &std::path::Path) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read {}", path.display());
+            None
         }
     }
 }

@@ -17,6 +17,7 @@ use super::{queue_id, Authed, Flow, Session, Transaction};
 use crate::hold;
 use crate::io::{read_line, LineEnd};
 use crate::message::{author_addresses, summarize};
+use crate::sending::{Gate, Outgoing};
 
 /// RFC 4954 §4: a server must accept AUTH lines of at least 12288 octets.
 const MAX_AUTH_LINE: usize = 12_288 + 2;
@@ -156,7 +157,7 @@ impl Session {
         tracing::warn!(peer = %self.peer, queue_id = %id, account = %authed.account, rule = ?dlp.rule, "DLP blocked a message");
         let store = &self.ctx.store;
         dlp_event(store, EventKind::DlpBlocked, id, &authed.account, dlp).await;
-        dlp_alert(store, id, &authed.account, dlp).await;
+        dlp_alert(store, self.alerter(), id, &authed.account, dlp).await;
         let tip = one_line(
             dlp.tip
                 .as_deref()
@@ -168,8 +169,7 @@ impl Session {
         ));
     }
 
-    /// Holds the message until the sender verifies (or an administrator decides): `250`, because
-    /// it is durably held, with where to verify.
+    /// Holds the message for DLP until the sender verifies (or an administrator decides).
     #[allow(clippy::too_many_arguments)]
     async fn dlp_hold(
         &mut self,
@@ -181,15 +181,45 @@ impl Session {
         raw: Vec<u8>,
         dlp: &DlpVerdict,
     ) {
-        let Some(submission) = self.ctx.submission.as_ref() else {
-            return;
-        };
-        let (hold_minutes, verify_url) = (submission.hold_minutes, submission.verify_url.clone());
         let kind = if dlp.action == DlpAction::HoldSender {
             HoldKind::Sender
         } else {
             HoldKind::Admin
         };
+        let held = HeldFor {
+            kind,
+            rule: dlp.rule.clone().unwrap_or_else(|| "dlp".into()),
+            findings: dlp.findings_json(),
+            why: dlp.tip.clone().unwrap_or_default(),
+            found: Some(describe(dlp)),
+        };
+        if self
+            .hold_message(id, authed, tx, from, subject, raw, held)
+            .await
+        {
+            dlp_alert(&self.ctx.store, self.alerter(), id, &authed.account, dlp).await;
+        }
+    }
+
+    /// Holds the message until the sender verifies (or an administrator decides): `250`, because
+    /// it is durably held, with where to verify, and a notice in the sender's inbox. Returns
+    /// whether it was held.
+    #[allow(clippy::too_many_arguments)]
+    async fn hold_message(
+        &mut self,
+        id: &str,
+        authed: &Authed,
+        tx: &Transaction,
+        from: &str,
+        subject: &str,
+        raw: Vec<u8>,
+        why: HeldFor,
+    ) -> bool {
+        let Some(submission) = self.ctx.submission.as_ref() else {
+            return false;
+        };
+        let (hold_minutes, verify_url) = (submission.hold_minutes, submission.verify_url.clone());
+        let kind = why.kind;
         let store = self.ctx.store.clone();
         let now = store.now();
         let new = NewHold {
@@ -200,8 +230,8 @@ impl Session {
             blob: rampart_model::BlobId(String::new()),
             size: 0,
             subject: subject.chars().take(200).collect(),
-            rule: dlp.rule.clone().unwrap_or_else(|| "dlp".into()),
-            findings: dlp.findings_json(),
+            rule: why.rule.clone(),
+            findings: why.findings.clone(),
             expires_at: (kind == HoldKind::Sender)
                 .then(|| Timestamp(now.0 + (hold_minutes.max(1) as i64) * 60)),
         };
@@ -213,12 +243,11 @@ impl Session {
             Err(e) => {
                 tracing::error!(queue_id = %id, error = %e, "could not hold the message");
                 self.reply("451 4.3.0 Error: could not store the message, try again later");
-                return;
+                return false;
             }
         };
-        dlp_alert(&store, id, &authed.account, dlp).await;
-        tracing::info!(peer = %self.peer, queue_id = %id, hold = held.id, kind = %kind, rule = %held.rule, "DLP held a message");
-        let tip = dlp.tip.as_deref().unwrap_or("");
+        tracing::info!(peer = %self.peer, queue_id = %id, hold = held.id, kind = %kind, rule = %held.rule, "message held");
+        let tip = why.why.as_str();
         let (how, reply) = match kind {
             HoldKind::Sender => (
                 format!(
@@ -237,10 +266,14 @@ impl Session {
                 format!("250 2.0.0 Ok: held as {id} for review (hold {})", held.id),
             ),
         };
+        let found = why
+            .found
+            .as_deref()
+            .map(|f| format!("Found:\n{f}\n"))
+            .unwrap_or_default();
         let body = format!(
-            "Your message \"{subject}\" is held and has not been sent.\n\nWhy: {tip}\nPolicy: {}\nFound:\n{}\n\n{how}\n",
+            "Your message \"{subject}\" is held and has not been sent.\n\nWhy: {tip}\nPolicy: {}\n{found}\n{how}\n",
             held.rule,
-            describe(dlp)
         );
         if let Err(e) = hold::deliver_notice(
             &store,
@@ -254,6 +287,65 @@ impl Session {
             tracing::warn!(error = %e, "cannot file the hold notice");
         }
         self.reply(&reply);
+        true
+    }
+
+    fn alerter(&self) -> Option<&rampart_alert::Alerter> {
+        self.ctx
+            .submission
+            .as_ref()?
+            .sending
+            .as_ref()
+            .map(|g| g.alerter())
+    }
+
+    /// The per-message recipient limit for the signed-in account, if sending control is on.
+    pub(super) fn recipient_limit(&self) -> Option<u32> {
+        let authed = self.authed.as_ref()?;
+        let guard = self.ctx.submission.as_ref()?.sending.as_ref()?;
+        guard.recipient_limit(
+            authed.account.as_str(),
+            authed.department.as_deref(),
+            authed.level.as_deref(),
+        )
+    }
+
+    /// Asks sending control about the current transaction (and counts it when it may go).
+    pub(super) async fn sending_gate(&mut self) -> Gate {
+        let (Some(authed), Some(tx)) = (self.authed.as_ref(), self.tx.as_mut()) else {
+            return Gate::Pass;
+        };
+        let Some(guard) = self.ctx.submission.as_ref().and_then(|s| s.sending.clone()) else {
+            return Gate::Pass;
+        };
+        let id = tx.id.get_or_insert_with(queue_id).clone();
+        let out = Outgoing {
+            account: &authed.account,
+            department: authed.department.as_deref(),
+            level: authed.level.as_deref(),
+            recipients: &tx.rcpt_addresses,
+            external: tx.remote.len(),
+            ip: self.peer.ip(),
+            queue_id: &id,
+        };
+        guard.gate(&out).await
+    }
+
+    /// Replies to a refusal from sending control; `true` when the message may be received.
+    pub(super) fn gate_allows(&mut self, gate: &Gate) -> bool {
+        match gate {
+            Gate::Pass | Gate::Hold { .. } => true,
+            Gate::Defer(why) => {
+                tracing::info!(peer = %self.peer, why = %why, "sending deferred");
+                self.reply(&format!("451 4.7.1 Error: {}", one_line(why)));
+                false
+            }
+            Gate::Reject(why) => {
+                tracing::info!(peer = %self.peer, why = %why, "sending refused");
+                self.reply(&format!("550 5.7.1 Error: {}", one_line(why)));
+                false
+            }
+        }
     }
 
     fn cancelled(&mut self) -> Flow {
@@ -287,8 +379,21 @@ impl Session {
     /// Accepts an authenticated user's message: checks the From header, runs the outbound
     /// pipeline, then delivers locally, queues remote recipients and files the `Sent` copy.
     /// `250` only after all of it is durable.
-    pub(super) async fn submit(&mut self, body: Vec<u8>, tx: Transaction, authed: Authed) {
-        let id = queue_id();
+    pub(super) async fn submit(&mut self, body: Vec<u8>, mut tx: Transaction, authed: Authed) {
+        let gate = match tx.gate.take() {
+            Some(g) => g,
+            None => {
+                // BDAT: sending control decides now that the whole message is here.
+                self.tx = Some(tx);
+                let g = self.sending_gate().await;
+                tx = self.tx.take().unwrap_or_default();
+                if !self.gate_allows(&g) {
+                    return;
+                }
+                g
+            }
+        };
+        let id = tx.id.clone().unwrap_or_else(queue_id);
         let authors = author_addresses(&body);
         let Some(authors) = authors else {
             self.reply("550 5.6.0 Error: the message has no From header");
@@ -388,6 +493,18 @@ impl Session {
             }
         };
         raw.splice(0..0, header.into_bytes());
+        if let Gate::Hold { rule, reason } = gate {
+            let held = HeldFor {
+                kind: HoldKind::Sender,
+                rule: rule.to_string(),
+                findings: serde_json::json!([{"entity": "sending", "reason": reason}]).to_string(),
+                why: reason,
+                found: None,
+            };
+            self.hold_message(&id, &authed, &tx, &from, &summary_subject, raw, held)
+                .await;
+            return;
+        }
         let raw = Bytes::from(raw);
         let actor = authed.account.to_string();
         let store = &self.ctx.store;
@@ -407,6 +524,14 @@ impl Session {
                 .enqueue_outbound(raw.clone(), &from, &tx.remote, &id, &actor)
                 .await
                 .map(|_| ());
+            if let Some(wake) = self
+                .ctx
+                .submission
+                .as_ref()
+                .and_then(|s| s.outbound.as_ref())
+            {
+                wake.notify_one();
+            }
         }
         let save_sent = self.ctx.submission.as_ref().is_some_and(|s| s.save_sent);
         if result.is_ok() && save_sent {
@@ -474,6 +599,17 @@ impl Session {
     }
 }
 
+/// Why a message is held, for the hold record and the sender's notice.
+struct HeldFor {
+    kind: HoldKind,
+    rule: String,
+    findings: String,
+    /// One line for the sender.
+    why: String,
+    /// What was found, one line per entity (DLP).
+    found: Option<String>,
+}
+
 /// The account's own address and every alias that delivers to it.
 async fn own_addresses(
     store: rampart_store::Mailstore,
@@ -495,6 +631,7 @@ async fn own_addresses(
 /// Logs an alert and records it as an event, when a matching rule asks for alerts.
 async fn dlp_alert(
     store: &rampart_store::Mailstore,
+    alerter: Option<&rampart_alert::Alerter>,
     id: &str,
     account: &EmailAddress,
     dlp: &DlpVerdict,
@@ -502,6 +639,21 @@ async fn dlp_alert(
     if dlp.alert {
         tracing::error!(queue_id = %id, %account, rule = ?dlp.rule, findings = %dlp.findings_json(), "DLP alert");
         dlp_event(store, EventKind::DlpAlert, id, account, dlp).await;
+        if let Some(alerter) = alerter {
+            let rule = dlp.rule.clone().unwrap_or_else(|| "dlp".into());
+            let findings: serde_json::Value =
+                serde_json::from_str(&dlp.findings_json()).unwrap_or_default();
+            alerter.raise(
+                rampart_alert::Alert::new(
+                    "dlp_alert",
+                    rampart_alert::Severity::Warning,
+                    format!("{account}: data-leak rule {rule} ({}) on {id}", dlp.action),
+                    store.now().0 * 1000,
+                )
+                .account(account.as_str())
+                .details(serde_json::json!({"queue_id": id, "rule": rule, "action": dlp.action.to_string(), "findings": findings})),
+            );
+        }
     }
 }
 

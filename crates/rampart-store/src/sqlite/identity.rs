@@ -37,7 +37,7 @@ pub(super) fn set_password(
     let hash = non_empty("a password hash", hash)?;
     let acc = require_account(conn, account)?;
     conn.execute(
-        "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
+        "UPDATE accounts SET password_hash = ?1, password_reset_required = 0 WHERE id = ?2",
         params![hash, acc.id.0],
     )?;
     insert_event(
