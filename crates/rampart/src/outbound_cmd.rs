@@ -256,7 +256,8 @@ pub enum AccountCmd {
         #[arg(long)]
         discard_held: bool,
     },
-    /// The account's security state: containment, pending requirements, sending hold, queue.
+    /// The account's security state: containment, pending requirements, sending hold, queue,
+    /// and the sending limits that apply with the scope each comes from.
     Show { address: EmailAddress },
 }
 
@@ -344,6 +345,18 @@ pub async fn account(
                 .filter(|e| &e.account == address && e.status != "sent")
                 .collect();
             let count = |s: &str| queue.iter().filter(|e| e.status == s).count();
+            let control = rampart_risk::sending::SendingControl::new(&config.sending)
+                .map_err(|e| anyhow::anyhow!("[sending]: {e}"))?;
+            let limits: Vec<_> = control
+                .limits_for(
+                    address.as_str(),
+                    account.department.as_deref(),
+                    account.level.as_deref(),
+                )
+                .explain()
+                .into_iter()
+                .map(|(name, max, scope)| serde_json::json!({"limit": name, "max": max, "from": scope.to_string()}))
+                .collect();
             let state = serde_json::json!({
                 "account": address,
                 "disabled": account.disabled,
@@ -353,6 +366,7 @@ pub async fn account(
                 "step_up_required": account.step_up_required,
                 "sending_held_at": account.sending_held_at.map(rfc3339),
                 "queue": {"queued": count("queued"), "sending": count("sending"), "held": count("held"), "failed": count("failed")},
+                "sending_limits": limits,
             });
             if cli.json {
                 return json(&state);
@@ -387,6 +401,19 @@ pub async fn account(
                 count("held"),
                 count("failed")
             );
+            if config.sending.enabled {
+                println!("sending limits (most specific scope wins):");
+            } else {
+                println!("sending limits:          off ([sending] enabled = false)");
+            }
+            for l in &limits {
+                println!(
+                    "  {:<28} {:>6}  (from {})",
+                    l["limit"].as_str().unwrap_or(""),
+                    l["max"],
+                    l["from"].as_str().unwrap_or("")
+                );
+            }
             Ok(())
         }
     }
