@@ -32,6 +32,8 @@ class Rampart:
         self.submission_port = free_port()
         self.submission_tls_port = free_port()
         self.http_port = free_port()
+        self.imap_port = free_port()
+        self.imap_tls_port = free_port()
         self.config = tmp / "rampart.toml"
         self.config.write_text(
             'hostname = "mx.interop.test"\n'
@@ -39,6 +41,8 @@ class Rampart:
             f'[submission]\nlisten = "127.0.0.1:{self.submission_port}"\n'
             f'listen_tls = "127.0.0.1:{self.submission_tls_port}"\n'
             f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n'
+            f'[imap]\nlisten = "127.0.0.1:{self.imap_port}"\n'
+            f'listen_tls = "127.0.0.1:{self.imap_tls_port}"\n'
             # Tests never reach a DNS server (SPF/DKIM/DMARC lookups would leave the machine).
             '[scan.dns]\nenabled = false\n'
             '[log]\nlevel = "warn"\n'

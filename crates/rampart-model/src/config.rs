@@ -12,7 +12,7 @@ pub struct Config {
     pub hostname: String,
     pub smtp: SmtpConfig,
     pub submission: SubmissionConfig,
-    pub imap: ListenerConfig,
+    pub imap: ImapConfig,
     pub http: HttpConfig,
     pub tls: TlsConfig,
     pub auth: AuthConfig,
@@ -31,7 +31,7 @@ impl Default for Config {
             hostname: "localhost".into(),
             smtp: SmtpConfig::default(),
             submission: SubmissionConfig::default(),
-            imap: ListenerConfig::on("0.0.0.0:1143"),
+            imap: ImapConfig::default(),
             http: HttpConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
@@ -85,27 +85,6 @@ impl Default for SmtpConfig {
             max_errors: 10,
             shutdown_grace_secs: 30,
         }
-    }
-}
-
-/// A listener that later issues fill in (submission, IMAP, HTTP).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ListenerConfig {
-    pub listen: String,
-}
-
-impl ListenerConfig {
-    fn on(addr: &str) -> Self {
-        ListenerConfig {
-            listen: addr.into(),
-        }
-    }
-}
-
-impl Default for ListenerConfig {
-    fn default() -> Self {
-        ListenerConfig::on("127.0.0.1:0")
     }
 }
 
@@ -509,6 +488,28 @@ impl Default for LogConfig {
         LogConfig {
             format: "text".into(),
             level: "info".into(),
+        }
+    }
+}
+
+/// IMAP for mail clients: STARTTLS and implicit TLS listeners (an empty address turns one off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapConfig {
+    pub listen: String,
+    pub listen_tls: String,
+    /// Connections at once, in total and from one IP address.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            listen: "0.0.0.0:1143".into(),
+            listen_tls: "0.0.0.0:1993".into(),
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
         }
     }
 }

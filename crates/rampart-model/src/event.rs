@@ -62,10 +62,15 @@ pub enum EventKind {
     BurstRecipients,
     AccountContained,
     AccountReleased,
+    MailboxCreated,
+    MailboxRenamed,
+    MailboxDeleted,
+    MessageCopied,
+    MessageMoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 52] = [
+    pub const ALL: [EventKind; 57] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -118,6 +123,11 @@ impl EventKind {
         EventKind::BurstRecipients,
         EventKind::AccountContained,
         EventKind::AccountReleased,
+        EventKind::MailboxCreated,
+        EventKind::MailboxRenamed,
+        EventKind::MailboxDeleted,
+        EventKind::MessageCopied,
+        EventKind::MessageMoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +184,11 @@ impl EventKind {
             EventKind::BurstRecipients => "burst_recipients",
             EventKind::AccountContained => "account_contained",
             EventKind::AccountReleased => "account_released",
+            EventKind::MailboxCreated => "mailbox_created",
+            EventKind::MailboxRenamed => "mailbox_renamed",
+            EventKind::MailboxDeleted => "mailbox_deleted",
+            EventKind::MessageCopied => "message_copied",
+            EventKind::MessageMoved => "message_moved",
         }
     }
 

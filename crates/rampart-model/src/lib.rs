@@ -33,7 +33,9 @@ pub use identity::{
 };
 pub use login::{Protocol, UnknownProtocol};
 pub use mailbox::{
-    Account, AccountId, Alias, BlobId, Domain, Flag, Folder, MessageId, MessageMeta, NewAccount,
-    OutboundEntry, QuarantineEntry, QuarantineStatus, UnknownFolder,
+    canonical_mailbox_name, is_valid_keyword, normalize_mailbox_name, Account, AccountId, Alias,
+    BlobId, Domain, Flag, FlagChange, Folder, ImapMessage, InvalidMailboxName, MailboxInfo,
+    MessageId, MessageMeta, NewAccount, OutboundEntry, QuarantineEntry, QuarantineStatus,
+    UnknownFolder, MAILBOX_SEPARATOR, MAX_KEYWORDS, MAX_KEYWORD_LEN, MAX_MAILBOX_NAME_LEN,
 };
 pub use verdict::{Action, Direction, Finding};

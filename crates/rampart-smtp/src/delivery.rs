@@ -8,7 +8,7 @@
 //! claimed again when the lease ends, so a crash can send a message twice but never loses one
 //! (the usual MTA trade: RFC 5321 §6.1 prefers duplicates to loss).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ use crate::message::summarize;
 const MAX_RCPTS: usize = 100;
 /// How long a claimed row stays ours: longer than any single attempt can take.
 const LEASE_SECS: i64 = 15 * 60;
+/// How long shutdown waits for attempts in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Timing and limits for the worker, from `[outbound]`.
 #[derive(Debug, Clone)]
@@ -72,6 +74,8 @@ pub struct Delivery {
     policy: QueuePolicy,
     slots: Arc<Semaphore>,
     domains: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Rows this process is delivering right now.
+    in_flight: Mutex<HashSet<i64>>,
     wake: Arc<Notify>,
 }
 
@@ -93,6 +97,7 @@ impl Delivery {
             hostname: hostname.to_string(),
             policy,
             domains: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -107,52 +112,60 @@ impl Delivery {
         self.wake.clone()
     }
 
-    /// Runs until `shutdown` flips: a pass whenever woken, and at least every second.
+    /// Runs until `shutdown` flips. Deliveries are started as slots free up, never in lockstep:
+    /// a slow destination holds its own slots only, and everything else keeps moving. On
+    /// shutdown, attempts in flight get `SHUTDOWN_GRACE` to finish; what is cut off is claimed
+    /// again after its lease.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
-            match self.clone().pass().await {
-                Ok(r) if r.claimed > 0 => {
-                    tracing::debug!(?r, "delivery pass");
-                    continue;
+            while tasks.try_join_next().is_some() {}
+            match self.claim().await {
+                Ok(groups) => {
+                    for group in groups {
+                        let me = self.clone();
+                        tasks.spawn(async move {
+                            me.deliver_group(group).await;
+                        });
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "delivery pass failed"),
+                Err(e) => tracing::error!(error = %e, "cannot claim queued mail"),
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // Let the attempts finishing around now free their slots together: one
+                    // claim for them all instead of one each.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!(
+                "deliveries still in flight at shutdown; they are retried after their lease"
+            );
+        }
     }
 
-    /// One pass: claims what is due (up to a few batches' worth), delivers it all concurrently
-    /// within the limits, and records the outcomes.
+    /// One pass, for tests and benchmarks: claims what is due now, delivers it, and waits.
     pub async fn pass(self: Arc<Self>) -> Result<PassReport, StoreError> {
-        let now = self.store.now();
-        let limit = self.policy.concurrency * 8;
-        let rows = self
-            .store
-            .meta()
-            .claim_outbound(now, Timestamp(now.0 + LEASE_SECS), limit)
-            .await?;
+        let groups = self.claim().await?;
         let mut report = PassReport {
-            claimed: rows.len(),
+            claimed: groups.iter().map(Vec::len).sum(),
             ..PassReport::default()
         };
-        if rows.is_empty() {
-            return Ok(report);
-        }
         let mut tasks = tokio::task::JoinSet::new();
-        for group in group_rows(rows) {
+        for group in groups {
             let me = self.clone();
-            tasks.spawn(async move { me.attempt(group).await });
+            tasks.spawn(async move { me.deliver_group(group).await });
         }
         while let Some(done) = tasks.join_next().await {
-            let Ok((updates, bounces)) = done else {
+            let Ok(updates) = done else {
                 tracing::error!("a delivery task panicked; its rows are retried after the lease");
                 continue;
             };
@@ -164,21 +177,67 @@ impl Delivery {
                     OutboundUpdate::DelayNotified { .. } => {}
                 }
             }
-            // Notices go before the outcome is recorded: a crash in between repeats the notice
-            // rather than losing it.
-            for b in bounces {
-                self.notify_sender(b).await;
-            }
-            if let Err(e) = self
-                .store
-                .meta()
-                .finish_outbound(updates, self.store.now())
-                .await
-            {
-                tracing::error!(error = %e, "cannot record delivery outcomes; rows retry after the lease");
-            }
         }
         Ok(report)
+    }
+
+    /// Claims due rows for the free slots (the store keeps each domain within its limit), minus
+    /// any this process is already delivering (a lease that ran out under a very slow attempt),
+    /// grouped one message and domain per group.
+    async fn claim(&self) -> Result<Vec<Vec<OutboundEntry>>, StoreError> {
+        let busy = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        let free = self.policy.concurrency.saturating_sub(busy);
+        if free == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.store.now();
+        let rows = self
+            .store
+            .meta()
+            .claim_outbound(
+                now,
+                Timestamp(now.0 + LEASE_SECS),
+                free * 4,
+                self.policy.per_domain_concurrency,
+            )
+            .await?;
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| in_flight.insert(r.id))
+            .collect();
+        Ok(group_rows(rows))
+    }
+
+    /// Delivers one group, sends the notices it calls for, records the outcome, and frees the
+    /// rows. Returns the outcome.
+    async fn deliver_group(self: Arc<Self>, group: Vec<OutboundEntry>) -> Vec<OutboundUpdate> {
+        let ids: Vec<i64> = group.iter().map(|r| r.id).collect();
+        let (updates, notices) = self.attempt(group).await;
+        // Notices go before the outcome is recorded: a crash in between repeats the notice
+        // rather than losing it.
+        for n in notices {
+            self.notify_sender(n).await;
+        }
+        if let Err(e) = self
+            .store
+            .meta()
+            .finish_outbound(updates.clone(), self.store.now())
+            .await
+        {
+            tracing::error!(error = %e, "cannot record delivery outcomes; rows retry after the lease");
+        }
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            in_flight.remove(&id);
+        }
+        drop(in_flight);
+        self.wake.notify_one();
+        updates
     }
 
     fn domain_slots(&self, domain: &str) -> Arc<Semaphore> {

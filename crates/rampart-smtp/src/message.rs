@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use mail_parser::{Address, HeaderValue, MessageParser};
+use mail_parser::MessageParser;
 use rampart_model::EmailAddress;
 use rampart_store::MessageSummary;
 use time::format_description::well_known::Rfc2822;
@@ -55,44 +55,9 @@ pub fn received_header(
     h
 }
 
-fn first_address(value: Option<&Address<'_>>) -> String {
-    let Some(addr) = value.and_then(|a| a.first()) else {
-        return String::new();
-    };
-    match (addr.name(), addr.address()) {
-        (Some(name), Some(email)) => format!("{name} <{email}>"),
-        (None, Some(email)) => email.to_string(),
-        (Some(name), None) => name.to_string(),
-        (None, None) => String::new(),
-    }
-}
-
-/// Reads From, To, Subject and Date from the header block; garbage yields empty fields, never an
-/// error (a message is stored whatever its headers look like).
+/// Reads From, To, Subject and Date from the header block ([`MessageSummary::of`]).
 pub fn summarize(raw: &[u8]) -> MessageSummary {
-    let Some(msg) = MessageParser::new().parse_headers(raw) else {
-        return MessageSummary::default();
-    };
-    let to = msg
-        .to()
-        .map(|list| {
-            list.iter()
-                .filter_map(|a| a.address())
-                .take(10)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let date = match msg.header("Date") {
-        Some(HeaderValue::DateTime(d)) => d.to_rfc822(),
-        _ => String::new(),
-    };
-    MessageSummary {
-        from: clip(first_address(msg.from())),
-        to: clip(to),
-        subject: clip(msg.subject().unwrap_or_default().to_string()),
-        date,
-    }
+    MessageSummary::of(raw)
 }
 
 /// Every address in the From and Sender header fields, lower-cased; `None` when the header block
@@ -110,19 +75,6 @@ pub fn author_addresses(raw: &[u8]) -> Option<Vec<String>> {
         }
     }
     msg.from().is_some().then_some(out)
-}
-
-/// Listing fields are for people; a hostile 1 MB Subject must not bloat the metadata store.
-fn clip(mut s: String) -> String {
-    const MAX: usize = 998;
-    if s.len() > MAX {
-        let mut cut = MAX;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 #[cfg(test)]

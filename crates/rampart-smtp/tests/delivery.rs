@@ -54,6 +54,7 @@ async fn world(dkim: bool) -> World {
         .await
         .unwrap();
     let sink = Sink::start(SinkConfig::default()).await.unwrap();
+    let silent = silent_server().await;
     let keys_dir = dir.path().join("dkim");
     if dkim {
         dkim::generate(&keys_dir, "example.com", "t1", Algorithm::Ed25519, false).unwrap();
@@ -67,6 +68,8 @@ async fn world(dkim: bool) -> World {
                 ("partner.example".to_string(), sink.addr().to_string()),
                 // Nothing listens here: connection refused, a temporary failure.
                 ("down.example".to_string(), "127.0.0.1:1".to_string()),
+                // Accepts and never says a word.
+                ("slow.example".to_string(), silent.to_string()),
             ]
             .into(),
             port: 25,
@@ -78,6 +81,7 @@ async fn world(dkim: bool) -> World {
     );
     let mut client = ClientConfig::new("mx.example.com");
     client.connect_timeout = std::time::Duration::from_secs(2);
+    client.command_timeout = std::time::Duration::from_secs(5);
     let worker = Arc::new(Delivery::new(
         store.clone(),
         router,
@@ -100,6 +104,19 @@ async fn world(dkim: bool) -> World {
         sink,
         worker,
     }
+}
+
+/// A server that accepts connections and never answers: the slowest destination there is.
+async fn silent_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    addr
 }
 
 async fn submit(w: &World, to: &[&str], id: &str) -> Vec<OutboundEntry> {
@@ -289,7 +306,7 @@ async fn a_claim_whose_worker_died_is_delivered_after_the_lease() {
     let claimed = w
         .store
         .meta()
-        .claim_outbound(T0, Timestamp(T0.0 + 900), 10)
+        .claim_outbound(T0, Timestamp(T0.0 + 900), 10, 2)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -369,4 +386,70 @@ async fn the_queue_cli_operations_retry_and_delete() {
         .delete_outbound("Q5", w.store.now(), "admin")
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn claims_are_fair_to_destinations() {
+    let w = world(false).await;
+    for i in 0..5 {
+        submit(&w, &["ed@down.example"], &format!("D{i}")).await;
+    }
+    submit(&w, &["carol@partner.example"], "P0").await;
+    let meta = w.store.meta();
+    let lease = Timestamp(T0.0 + 900);
+    let first = meta.claim_outbound(T0, lease, 100, 2).await.unwrap();
+    let domains: Vec<_> = first
+        .iter()
+        .map(|r| r.recipient.domain().to_string())
+        .collect();
+    assert_eq!(domains, ["down.example", "down.example", "partner.example"]);
+    assert_eq!(
+        (first[0].queue_id.as_str(), first[1].queue_id.as_str()),
+        ("D0", "D1"),
+        "oldest first"
+    );
+    // Two messages to down.example are in flight: its limit is reached until they finish.
+    assert!(meta
+        .claim_outbound(T0, lease, 100, 2)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_destination_does_not_hold_up_the_others() {
+    let w = world(false).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(w.worker.clone().run(shutdown));
+    submit(&w, &["ed@slow.example"], "S1").await;
+    w.worker.wake();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    submit(&w, &["carol@partner.example"], "P1").await;
+    w.worker.wake();
+    let started = std::time::Instant::now();
+    while w.sink.received() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "partner mail waited for the slow one"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let slow = w.store.meta().outbound_entries("S1").await.unwrap();
+    assert_eq!(
+        slow[0].status, "sending",
+        "still talking to the silent server"
+    );
+    stop.send(true).unwrap();
+    runner.await.unwrap();
+    // The silent server's command timeout ended that attempt; it waits for a retry.
+    let slow = w.store.meta().outbound_entries("S1").await.unwrap();
+    assert_eq!(slow[0].status, "queued");
+    assert!(
+        slow[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("127.0.0.1"),
+        "{slow:?}"
+    );
 }

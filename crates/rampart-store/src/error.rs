@@ -10,6 +10,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The account's mailbox quota would be passed (IMAP `[OVERQUOTA]`, SMTP `552`).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A login challenge cannot take the requested decision: it was already decided, completed,
     /// or has expired (`status` is where it stands now).
     #[error("login challenge {id} is {status}; it can no longer be decided")]

@@ -21,7 +21,7 @@
 //! let stored = store.deliver(NewMessage::new(raw), &[alice], Folder::Inbox, "smtp").await?;
 //! store.delete(&stored[0].account, stored[0].id, "cli").await?;
 //! let back = store.restore(&stored[0].account, stored[0].id, "cli").await?;
-//! assert_eq!(back.folder, Folder::Inbox);
+//! assert_eq!(back.folder, Some(Folder::Inbox));
 //! # Ok(()) }
 //! ```
 
@@ -35,7 +35,7 @@ pub use blob::{BlobStore, FsBlobStore};
 pub use error::StoreError;
 pub use mailstore::{Mailstore, PurgeReport};
 pub use meta::{
-    ContainSummary, EventFilter, Filing, MessageSummary, MetaStore, NewMessage, NewOutbound,
-    NewQuarantine, OutboundUpdate, Recipient,
+    Append, ContainSummary, EventFilter, Filing, MessageSummary, MetaStore, NewMessage,
+    NewOutbound, NewQuarantine, OutboundUpdate, Recipient,
 };
 pub use sqlite::SqliteMetaStore;

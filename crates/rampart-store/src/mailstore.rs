@@ -3,12 +3,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rampart_model::{
-    Clock, Direction, EmailAddress, Flag, Folder, Hold, MessageId, MessageMeta, NewHold,
-    OutboundEntry, QuarantineEntry, Timestamp,
+    Clock, Direction, EmailAddress, Flag, Folder, Hold, ImapMessage, MessageId, MessageMeta,
+    NewHold, OutboundEntry, QuarantineEntry, Timestamp,
 };
 
 use crate::{
-    BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, NewOutbound, NewQuarantine,
+    Append, BlobStore, Filing, FsBlobStore, MetaStore, NewMessage, NewOutbound, NewQuarantine,
     SqliteMetaStore, StoreError,
 };
 
@@ -120,6 +120,57 @@ impl Mailstore {
         self.meta
             .insert_messages(&filing, self.clock.now(), actor)
             .await
+    }
+
+    /// IMAP APPEND: stores `message` in the account's `mailbox` with the given flags, keywords
+    /// and internal date (`None`: now). Durable on return; refused with `QuotaExceeded` when the
+    /// account's quota would be passed, `NotFound` when the mailbox does not exist, `Invalid`
+    /// for a bad keyword. Returns `(uidvalidity, uid)` for APPENDUID.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append(
+        &self,
+        account: &EmailAddress,
+        mailbox: &str,
+        message: NewMessage,
+        flags: &[Flag],
+        keywords: &[String],
+        internal_date: Option<Timestamp>,
+        actor: &str,
+    ) -> Result<(u32, u32), StoreError> {
+        let size = message.raw.len() as u64;
+        // Cheap early refusals before the blob is written; the transaction checks again.
+        let found = self
+            .meta
+            .account(account)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+        if !found.has_room_for(size) {
+            return Err(over_quota(account, size));
+        }
+        if self.meta.mailbox(account, mailbox).await?.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "mailbox {mailbox:?} of {account}"
+            )));
+        }
+        let blob = self.blobs.put(message.raw).await?;
+        let append = Append {
+            account: account.clone(),
+            mailbox: mailbox.to_string(),
+            blob,
+            size,
+            summary: message.summary,
+            flags: flags.to_vec(),
+            keywords: keywords.to_vec(),
+            internal_date,
+        };
+        self.meta
+            .append_message(&append, self.clock.now(), actor)
+            .await
+    }
+
+    /// The bytes of a message an IMAP session lists, exactly as stored.
+    pub async fn imap_raw(&self, msg: &ImapMessage) -> Result<Bytes, StoreError> {
+        self.blobs.get(&msg.blob).await
     }
 
     /// Queues a submitted message for its remote recipients. Durable on return.
@@ -325,4 +376,11 @@ impl Mailstore {
             orphans: orphans.len(),
         })
     }
+}
+
+/// The refusal for a message of `size` bytes that does not fit `account`'s quota.
+pub(crate) fn over_quota(account: &EmailAddress, size: u64) -> StoreError {
+    StoreError::QuotaExceeded(format!(
+        "mailbox of {account} is over quota: {size} more bytes do not fit"
+    ))
 }

@@ -4,20 +4,76 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rampart_model::{
     Account, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus, Direction, Domain,
-    EmailAddress, Event, EventKind, Flag, Folder, Hold, HoldStatus, MessageId, MessageMeta,
-    NewAccount, NewHold, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus,
-    SourceBlock, Timestamp, TotpState, Trust,
+    EmailAddress, Event, EventKind, Flag, FlagChange, Folder, Hold, HoldStatus, ImapMessage,
+    MailboxInfo, MessageId, MessageMeta, NewAccount, NewHold, OutboundEntry, PolicyRecord,
+    Protocol, QuarantineEntry, QuarantineStatus, SourceBlock, Timestamp, TotpState, Trust,
 };
 
 use crate::StoreError;
 
-/// Header fields shown in listings, extracted by the protocol layer (which parses MIME).
+/// Header fields shown in listings: From, To, Subject and Date from the header block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageSummary {
     pub from: String,
     pub to: String,
     pub subject: String,
     pub date: String,
+}
+
+impl MessageSummary {
+    /// Reads the header block only (all charsets and encoded words); garbage yields empty
+    /// fields, never an error or a panic (a message is stored whatever its headers look like). Fields are
+    /// clipped: a hostile 1 MB Subject must not bloat the metadata store.
+    pub fn of(raw: &[u8]) -> MessageSummary {
+        use mail_parser::{Address, HeaderValue, MessageParser};
+        fn first_address(value: Option<&Address<'_>>) -> String {
+            let Some(addr) = value.and_then(|a| a.first()) else {
+                return String::new();
+            };
+            match (addr.name(), addr.address()) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                (None, Some(email)) => email.to_string(),
+                (Some(name), None) => name.to_string(),
+                (None, None) => String::new(),
+            }
+        }
+        fn clip(mut s: String) -> String {
+            const MAX: usize = 998;
+            if s.len() > MAX {
+                let mut cut = MAX;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+            }
+            s
+        }
+        // mail-parser panics on some malformed input; a summary is never worth a crash.
+        let parsed = std::panic::catch_unwind(|| MessageParser::new().parse_headers(raw));
+        let Ok(Some(msg)) = parsed else {
+            return MessageSummary::default();
+        };
+        let to = msg
+            .to()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| a.address())
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let date = match msg.header("Date") {
+            Some(HeaderValue::DateTime(d)) => d.to_rfc822(),
+            _ => String::new(),
+        };
+        MessageSummary {
+            from: clip(first_address(msg.from())),
+            to: clip(to),
+            subject: clip(msg.subject().unwrap_or_default().to_string()),
+            date,
+        }
+    }
 }
 
 /// A message about to be delivered: raw bytes exactly as they will be stored, plus its summary.
@@ -46,6 +102,21 @@ pub struct Filing {
     pub folder: Folder,
     /// Flags the new entries start with (e.g. `\\Seen` on a `Sent` copy).
     pub flags: Vec<Flag>,
+}
+
+/// A stored blob to file into one IMAP mailbox (APPEND).
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub account: EmailAddress,
+    /// The mailbox name; it must exist.
+    pub mailbox: String,
+    pub blob: BlobId,
+    pub size: u64,
+    pub summary: MessageSummary,
+    pub flags: Vec<Flag>,
+    pub keywords: Vec<String>,
+    /// The client's INTERNALDATE; `None` means now.
+    pub internal_date: Option<Timestamp>,
 }
 
 /// A stored blob to queue for outbound delivery to remote recipients.
@@ -225,6 +296,130 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<(Vec<MessageMeta>, Vec<BlobId>), StoreError>;
 
+    // ---- IMAP mailboxes. Names are canonical (see `rampart_model::normalize_mailbox_name`):
+    // `INBOX` matches case-insensitively, every other name exactly. Every change a client can
+    // see in a mailbox (a message in or out, flags, a delete, an expunge) raises the mailbox's
+    // `highest_modseq` by one and gives the touched messages that value, in the same
+    // transaction; sessions poll [`MetaStore::mailbox_state`] to notice other writers.
+
+    /// The account's mailboxes (standard folders and the user's own), by name.
+    async fn list_mailboxes(&self, account: &EmailAddress) -> Result<Vec<MailboxInfo>, StoreError>;
+    /// One mailbox by name; `None` when it does not exist.
+    async fn mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+    ) -> Result<Option<MailboxInfo>, StoreError>;
+    /// `(uidnext, highest_modseq, exists)`: one primary-key read, cheap enough to poll.
+    /// `NotFound` once the mailbox is deleted. A rename keeps the id (with a new UIDVALIDITY and
+    /// a raised `highest_modseq`): a session that sees the mod-sequence rise with nothing in
+    /// [`MetaStore::imap_changes_since`] should look its mailbox up by name again.
+    async fn mailbox_state(&self, mailbox_id: i64) -> Result<(u32, u64, u32), StoreError>;
+    /// Creates a user mailbox (event `mailbox_created`). `Conflict` when it exists, `Invalid`
+    /// for a bad name; `A/B` may be created without `A`.
+    async fn create_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        at: Timestamp,
+    ) -> Result<MailboxInfo, StoreError>;
+    /// Renames a mailbox and the ones below it (`A/x` becomes `B/x`), each with a new
+    /// UIDVALIDITY (event `mailbox_renamed`). Renaming `INBOX` moves its visible messages into
+    /// a new mailbox and leaves `INBOX` empty (RFC 3501 §6.3.5; its children stay). Other
+    /// standard folders cannot be renamed (`Invalid`); an existing target is a `Conflict`.
+    async fn rename_mailbox(
+        &self,
+        account: &EmailAddress,
+        from: &str,
+        to: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Deletes a user mailbox (event `mailbox_deleted`); its messages are soft-deleted, so they
+    /// stay recoverable for the retention window (restored into a mailbox of the same name if
+    /// one exists then, else into `INBOX`). Mailboxes below it are kept (RFC 3501 §6.3.4).
+    /// Standard folders cannot be deleted (`Invalid`). Returns how many visible messages went
+    /// to the recovery window.
+    async fn delete_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<u64, StoreError>;
+    /// Sets the mailbox's subscription (no event); `NotFound` for a mailbox that does not
+    /// exist (subscriptions live on the mailbox).
+    async fn subscribe_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError>;
+    /// The mailbox's visible messages by ascending UID (`NotFound` once it is deleted).
+    async fn imap_messages(&self, mailbox_id: i64) -> Result<Vec<ImapMessage>, StoreError>;
+    /// Visible messages whose mod-sequence is above `modseq`, by ascending UID.
+    async fn imap_changes_since(
+        &self,
+        mailbox_id: i64,
+        modseq: u64,
+    ) -> Result<Vec<ImapMessage>, StoreError>;
+    /// STORE: changes the flags and keywords of the visible messages among `uids` (others are
+    /// ignored). With `unchanged_since` (CONDSTORE), messages modified after it are left alone
+    /// and returned as failed. Returns the messages whose flags actually changed (with their
+    /// new mod-sequence) and the failed UIDs. `Invalid` for a bad keyword or more than
+    /// `MAX_KEYWORDS` on a message. No event.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_flags(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[Flag],
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+        at: Timestamp,
+    ) -> Result<(Vec<ImapMessage>, Vec<u32>), StoreError>;
+    /// COPY: new entries (same blob, flags and keywords) in another mailbox of the same account,
+    /// counted against its quota (`QuotaExceeded`, nothing copied). Returns `(source uid, new
+    /// uid)` pairs for COPYUID, by ascending source UID; event `message_copied` per message.
+    async fn copy_messages(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        target_mailbox_id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<(u32, u32)>, StoreError>;
+    /// MOVE: each message leaves the source mailbox and gets a new UID in the target (same row,
+    /// same id: nothing is left behind to recover). Returns `(source uid, new uid)` pairs by
+    /// ascending source UID; event `message_moved` per message.
+    async fn move_messages(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        target_mailbox_id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<(u32, u32)>, StoreError>;
+    /// EXPUNGE: soft-deletes the visible messages with `\Deleted` (all of them, or those among
+    /// `uids` for UID EXPUNGE), so they enter the recovery window like
+    /// [`MetaStore::mark_deleted`] (event `message_deleted` each). Returns their UIDs, ascending.
+    async fn expunge(
+        &self,
+        mailbox_id: i64,
+        uids: Option<&[u32]>,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<u32>, StoreError>;
+    /// APPEND: files one stored blob into a mailbox with its flags, keywords and internal
+    /// date, quota checked (`QuotaExceeded`); event `message_delivered`. Returns
+    /// `(uidvalidity, uid)` for APPENDUID.
+    async fn append_message(
+        &self,
+        append: &Append,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(u32, u32), StoreError>;
+
     async fn quarantine(
         &self,
         item: &NewQuarantine,
@@ -281,12 +476,14 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn outbound_entries(&self, which: &str) -> Result<Vec<OutboundEntry>, StoreError>;
     /// Claims up to `limit` rows due at `now` for delivery (and rows whose earlier claim's lease
     /// ran out: their worker died); they stay `sending` until `lease`, or until
-    /// [`MetaStore::finish_outbound`] records the outcome.
+    /// [`MetaStore::finish_outbound`] records the outcome. At most `per_domain` messages per
+    /// recipient domain are `sending` at once, oldest first.
     async fn claim_outbound(
         &self,
         now: Timestamp,
         lease: Timestamp,
         limit: usize,
+        per_domain: usize,
     ) -> Result<Vec<OutboundEntry>, StoreError>;
     /// Records delivery outcomes (events `outbound_delivered`, `outbound_bounced`) in one
     /// transaction. Rows an administrator deleted or held meanwhile are left alone.

@@ -15,21 +15,23 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_model::{
     Account, AccountId, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus,
-    Direction, Domain, EmailAddress, Event, EventKind, Flag, Folder, Hold, HoldStatus, MessageId,
-    MessageMeta, NewAccount, NewHold, OutboundEntry, PolicyRecord, Protocol, QuarantineEntry,
-    QuarantineStatus, SourceBlock, Timestamp, TotpState, Trust,
+    Direction, Domain, EmailAddress, Event, EventKind, Flag, FlagChange, Folder, Hold, HoldStatus,
+    ImapMessage, MailboxInfo, MessageId, MessageMeta, NewAccount, NewHold, OutboundEntry,
+    PolicyRecord, Protocol, QuarantineEntry, QuarantineStatus, SourceBlock, Timestamp, TotpState,
+    Trust,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
 use crate::meta::{
-    ContainSummary, EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine, OutboundUpdate,
-    Recipient,
+    Append, ContainSummary, EventFilter, Filing, MetaStore, NewOutbound, NewQuarantine,
+    OutboundUpdate, Recipient,
 };
 use crate::StoreError;
 
 mod holds;
 mod identity;
+mod imap;
 mod outbound;
 
 /// A column that holds a value the model refuses (a bad address, an unknown status): a
@@ -291,6 +293,24 @@ ALTER TABLE accounts ADD COLUMN password_reset_required INTEGER NOT NULL DEFAULT
 ALTER TABLE accounts ADD COLUMN step_up_required INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN sending_held_at INTEGER;
 "#,
+    // 8: IMAP. Subscriptions and CONDSTORE mod-sequences on mailboxes (with the visible-message
+    // count that sessions poll), mod-sequences and keywords on messages, where a message of a
+    // deleted mailbox came from, and the highest UIDVALIDITY an account ever used.
+    r#"
+ALTER TABLE mailboxes ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE mailboxes ADD COLUMN highest_modseq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE mailboxes ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN origin_mailbox TEXT;
+ALTER TABLE accounts ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET message_count =
+    (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND m.deleted_at IS NULL);
+UPDATE accounts SET last_uidvalidity =
+    coalesce((SELECT max(uidvalidity) FROM mailboxes b WHERE b.account_id = accounts.id), 0);
+CREATE INDEX messages_live_by_uid ON messages(mailbox_id, uid) WHERE deleted_at IS NULL;
+CREATE INDEX messages_live_by_modseq ON messages(mailbox_id, modseq) WHERE deleted_at IS NULL;
+"#,
 ];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -491,18 +511,21 @@ fn require_account(conn: &Connection, address: &EmailAddress) -> Result<Account,
         .ok_or_else(|| StoreError::NotFound(format!("account {address}")))
 }
 
-const MESSAGE_COLUMNS: &str = "m.id, a.address, b.name AS folder, m.uid, m.blob, m.size, \
+/// A message of a deleted mailbox waits in INBOX's rows but is listed under its old mailbox.
+const MESSAGE_COLUMNS: &str =
+    "m.id, a.address, coalesce(m.origin_mailbox, b.name) AS folder, m.uid, m.blob, m.size, \
      m.from_addr, m.to_addr, m.subject, m.date, m.received_at, m.flags, m.deleted_at";
 const MESSAGE_FROM: &str =
     "messages m JOIN accounts a ON a.id = m.account_id JOIN mailboxes b ON b.id = m.mailbox_id";
 
 fn row_to_message(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
     let address: String = r.get(1)?;
-    let folder: String = r.get(2)?;
+    let mailbox: String = r.get(2)?;
     Ok(MessageMeta {
         id: MessageId(r.get(0)?),
         account: address.parse().map_err(|e| bad(1, format!("{e}")))?,
-        folder: folder.parse().map_err(|e| bad(2, format!("{e}")))?,
+        folder: Folder::of_mailbox(&mailbox),
+        mailbox,
         uid: r.get::<_, i64>(3)? as u32,
         blob: BlobId(r.get(4)?),
         size: r.get::<_, i64>(5)? as u64,
@@ -562,11 +585,7 @@ fn detail<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String
 
 /// Allocates the next UID in a mailbox.
 fn next_uid(conn: &Connection, mailbox_id: i64) -> Result<i64, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ?1 RETURNING uidnext - 1",
-        )?
-        .query_row([mailbox_id], |r| r.get(0))?)
+    imap::allocate_uids(conn, mailbox_id, 1)
 }
 
 fn mailbox_id(conn: &Connection, account_id: i64, folder: Folder) -> Result<i64, StoreError> {
@@ -939,7 +958,8 @@ impl MetaStore for SqliteMetaStore {
             require_account(conn, &account)?;
             let mut stmt = conn.prepare(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE a.address = ?1 \
-                 AND (m.deleted_at IS NOT NULL) = ?2 AND (?3 IS NULL OR b.name = ?3) ORDER BY m.id"
+                 AND (m.deleted_at IS NOT NULL) = ?2 AND (?3 IS NULL OR coalesce(m.origin_mailbox, b.name) = ?3) \
+                 ORDER BY m.id"
             ))?;
             let rows = stmt.query_map(
                 params![account.as_str(), deleted, folder.map(|f| f.as_str())],
@@ -976,9 +996,15 @@ impl MetaStore for SqliteMetaStore {
                     "message {id} is already deleted"
                 )));
             }
+            let mailbox: i64 = conn.query_row(
+                "SELECT mailbox_id FROM messages WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )?;
+            let modseq = imap::touch_mailbox(conn, mailbox, -1)?;
             conn.execute(
-                "UPDATE messages SET deleted_at = ?1 WHERE id = ?2",
-                params![at.0, id.0],
+                "UPDATE messages SET deleted_at = ?1, modseq = ?2 WHERE id = ?3",
+                params![at.0, modseq, id.0],
             )?;
             conn.execute(
                 "UPDATE accounts SET used_bytes = max(used_bytes - ?1, 0) WHERE address = ?2",
@@ -992,7 +1018,7 @@ impl MetaStore for SqliteMetaStore {
                 Some(account.as_str()),
                 detail([
                     ("id", id.to_string()),
-                    ("folder", msg.folder.to_string()),
+                    ("folder", msg.mailbox.clone()),
                     ("blob", msg.blob.0.clone()),
                 ]),
             )?;
@@ -1021,17 +1047,35 @@ impl MetaStore for SqliteMetaStore {
             if msg.deleted_at.is_none() {
                 return Err(StoreError::Conflict(format!("message {id} is not deleted")));
             }
-            let mailbox: i64 = conn.query_row(
-                "SELECT mailbox_id FROM messages WHERE id = ?1",
+            let (mut mailbox, origin): (i64, Option<String>) = conn.query_row(
+                "SELECT mailbox_id, origin_mailbox FROM messages WHERE id = ?1",
                 [id.0],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            // Its old UID was expunged; IMAP clients must see it as a new arrival.
+            // A message of a deleted mailbox goes back to a mailbox of that name if there is
+            // one again; otherwise it stays in INBOX, where its row waited.
+            if let Some(origin) = origin {
+                let again: Option<i64> = conn
+                    .query_row(
+                        "SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id \
+                         WHERE a.address = ?1 AND b.name = ?2",
+                        params![account.as_str(), origin],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                mailbox = again.unwrap_or(mailbox);
+            }
+            // Its old UID was expunged; IMAP clients must see it as a new arrival, without the
+            // `\Deleted` flag that got it expunged.
             let uid = next_uid(conn, mailbox)?;
+            let modseq = imap::touch_mailbox(conn, mailbox, 1)?;
             conn.execute(
-                "UPDATE messages SET deleted_at = NULL, uid = ?1 WHERE id = ?2",
-                params![uid, id.0],
+                "UPDATE messages SET deleted_at = NULL, uid = ?1, mailbox_id = ?2, modseq = ?3, \
+                 origin_mailbox = NULL, flags = flags & ~?4 WHERE id = ?5",
+                params![uid, mailbox, modseq, Flag::Deleted.bit(), id.0],
             )?;
+            let restored = message_by_id(conn, &account, id)?
+                .ok_or_else(|| StoreError::Backend(format!("message {id} vanished")))?;
             conn.execute(
                 "UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE address = ?2",
                 params![msg.size as i64, account.as_str()],
@@ -1044,15 +1088,11 @@ impl MetaStore for SqliteMetaStore {
                 Some(account.as_str()),
                 detail([
                     ("id", id.to_string()),
-                    ("folder", msg.folder.to_string()),
+                    ("folder", restored.mailbox.clone()),
                     ("blob", msg.blob.0.clone()),
                 ]),
             )?;
-            Ok(MessageMeta {
-                deleted_at: None,
-                uid: uid as u32,
-                ..msg
-            })
+            Ok(restored)
         })
         .await
     }
@@ -1071,8 +1111,12 @@ impl MetaStore for SqliteMetaStore {
             let expired: Vec<MessageMeta> =
                 stmt.query_map([cutoff.0], row_to_message)?.collect::<Result<_, _>>()?;
             let mut orphaned = Vec::new();
+            let mut mailboxes = std::collections::BTreeSet::new();
             for msg in &expired {
-                conn.execute("DELETE FROM messages WHERE id = ?1", [msg.id.0])?;
+                let mailbox: i64 = conn
+                    .prepare_cached("DELETE FROM messages WHERE id = ?1 RETURNING mailbox_id")?
+                    .query_row([msg.id.0], |r| r.get(0))?;
+                mailboxes.insert(mailbox);
                 insert_event(
                     conn,
                     EventKind::MessagePurged,
@@ -1086,6 +1130,11 @@ impl MetaStore for SqliteMetaStore {
                     ]),
                 )?;
             }
+            // Nothing visible changed, but the expunged rows are gone for good: a client
+            // resynchronising from an old mod-sequence must not rely on them.
+            for mailbox in mailboxes {
+                imap::touch_mailbox(conn, mailbox, 0)?;
+            }
             for msg in &expired {
                 if !blob_in_use(conn, &msg.blob.0)? && !orphaned.contains(&msg.blob) {
                     orphaned.push(msg.blob.clone());
@@ -1094,6 +1143,178 @@ impl MetaStore for SqliteMetaStore {
             Ok((expired, orphaned))
         })
         .await
+    }
+
+    async fn list_mailboxes(&self, account: &EmailAddress) -> Result<Vec<MailboxInfo>, StoreError> {
+        let account = account.clone();
+        self.read(move |conn| imap::list_mailboxes(conn, &account))
+            .await
+    }
+
+    async fn mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+    ) -> Result<Option<MailboxInfo>, StoreError> {
+        let (account, name) = (account.clone(), name.to_string());
+        self.read(move |conn| imap::mailbox_by_name(conn, &account, &name))
+            .await
+    }
+
+    async fn mailbox_state(&self, mailbox_id: i64) -> Result<(u32, u64, u32), StoreError> {
+        self.read(move |conn| imap::mailbox_state(conn, mailbox_id))
+            .await
+    }
+
+    async fn create_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        at: Timestamp,
+    ) -> Result<MailboxInfo, StoreError> {
+        let (account, name) = (account.clone(), name.to_string());
+        self.write(move |conn| imap::create_mailbox(conn, &account, &name, at))
+            .await
+    }
+
+    async fn rename_mailbox(
+        &self,
+        account: &EmailAddress,
+        from: &str,
+        to: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (account, from, to) = (account.clone(), from.to_string(), to.to_string());
+        self.write(move |conn| imap::rename_mailbox(conn, &account, &from, &to, at))
+            .await
+    }
+
+    async fn delete_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let (account, name, actor) = (account.clone(), name.to_string(), actor.to_string());
+        self.write(move |conn| imap::delete_mailbox(conn, &account, &name, at, &actor))
+            .await
+    }
+
+    async fn subscribe_mailbox(
+        &self,
+        account: &EmailAddress,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let (account, name) = (account.clone(), name.to_string());
+        self.write(move |conn| imap::subscribe_mailbox(conn, &account, &name, subscribed))
+            .await
+    }
+
+    async fn imap_messages(&self, mailbox_id: i64) -> Result<Vec<ImapMessage>, StoreError> {
+        self.read(move |conn| imap::imap_messages(conn, mailbox_id, None))
+            .await
+    }
+
+    async fn imap_changes_since(
+        &self,
+        mailbox_id: i64,
+        modseq: u64,
+    ) -> Result<Vec<ImapMessage>, StoreError> {
+        self.read(move |conn| imap::imap_messages(conn, mailbox_id, Some(modseq)))
+            .await
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        change: FlagChange,
+        flags: &[Flag],
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+        at: Timestamp,
+    ) -> Result<(Vec<ImapMessage>, Vec<u32>), StoreError> {
+        let store = imap::StoreFlags {
+            mailbox_id,
+            uids: uids.to_vec(),
+            change,
+            flags: flags.to_vec(),
+            keywords: keywords.to_vec(),
+            unchanged_since,
+        };
+        self.write(move |conn| imap::store_flags(conn, &store, at))
+            .await
+    }
+
+    async fn copy_messages(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        target_mailbox_id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<(u32, u32)>, StoreError> {
+        let (uids, actor) = (uids.to_vec(), actor.to_string());
+        self.write(move |conn| {
+            imap::transfer(
+                conn,
+                mailbox_id,
+                &uids,
+                target_mailbox_id,
+                imap::Transfer::Copy,
+                at,
+                &actor,
+            )
+        })
+        .await
+    }
+
+    async fn move_messages(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        target_mailbox_id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<(u32, u32)>, StoreError> {
+        let (uids, actor) = (uids.to_vec(), actor.to_string());
+        self.write(move |conn| {
+            imap::transfer(
+                conn,
+                mailbox_id,
+                &uids,
+                target_mailbox_id,
+                imap::Transfer::Move,
+                at,
+                &actor,
+            )
+        })
+        .await
+    }
+
+    async fn expunge(
+        &self,
+        mailbox_id: i64,
+        uids: Option<&[u32]>,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Vec<u32>, StoreError> {
+        let (uids, actor) = (uids.map(<[u32]>::to_vec), actor.to_string());
+        self.write(move |conn| imap::expunge(conn, mailbox_id, uids.as_deref(), at, &actor))
+            .await
+    }
+
+    async fn append_message(
+        &self,
+        append: &Append,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<(u32, u32), StoreError> {
+        let (append, actor) = (append.clone(), actor.to_string());
+        self.write(move |conn| imap::append_message(conn, &append, at, &actor))
+            .await
     }
 
     async fn quarantine(
@@ -1354,8 +1575,9 @@ impl MetaStore for SqliteMetaStore {
         now: Timestamp,
         lease: Timestamp,
         limit: usize,
+        per_domain: usize,
     ) -> Result<Vec<OutboundEntry>, StoreError> {
-        self.write(move |conn| outbound::claim(conn, now, lease, limit))
+        self.write(move |conn| outbound::claim(conn, now, lease, limit, per_domain))
             .await
     }
 
@@ -1925,9 +2147,10 @@ fn file_messages(
         let account = require_account(conn, address)?;
         let mailbox = mailbox_id(conn, account.id.0, folder)?;
         let uid = next_uid(conn, mailbox)?;
+        let modseq = imap::touch_mailbox(conn, mailbox, 1)?;
         conn.prepare_cached(
-            "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at, flags) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO messages(account_id, mailbox_id, uid, blob, size, from_addr, to_addr, subject, date, received_at, flags, modseq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             account.id.0,
@@ -1940,7 +2163,8 @@ fn file_messages(
             summary.subject,
             summary.date,
             at.0,
-            flag_bits as i64
+            flag_bits as i64,
+            modseq
         ])?;
         let id = MessageId(conn.last_insert_rowid());
         conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
@@ -1960,7 +2184,8 @@ fn file_messages(
         stored.push(MessageMeta {
             id,
             account: address.clone(),
-            folder,
+            mailbox: folder.as_str().to_string(),
+            folder: Some(folder),
             uid: uid as u32,
             blob: blob.clone(),
             size,
@@ -2102,7 +2327,7 @@ mod tests {
         assert_eq!(rows[0].last_error.as_deref(), Some("greylisted"));
         assert_eq!((rows[1].id, rows[1].status.as_str()), (42, "failed"));
         let claimed = store
-            .claim_outbound(Timestamp(200), Timestamp(500), 10)
+            .claim_outbound(Timestamp(200), Timestamp(500), 10, 8)
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);
@@ -2112,5 +2337,73 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(a.contained_at.is_none() && !a.password_reset_required);
+    }
+
+    /// A store made at version 7 keeps its mailboxes and messages through migration 8: the
+    /// visible messages are counted, everything starts at mod-sequence 1 and subscribed, and
+    /// new UIDVALIDITY values stay above the old ones.
+    #[tokio::test]
+    async fn migration_8_keeps_mailboxes_and_messages_written_by_version_7() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 7;
+                 INSERT INTO domains(name, created_at) VALUES ('example.com', 1);
+                 INSERT INTO accounts(id, address, domain, used_bytes, created_at)
+                   VALUES (1, 'a@example.com', 'example.com', 30, 1);
+                 INSERT INTO mailboxes(id, account_id, name, uidvalidity, uidnext) VALUES
+                   (1, 1, 'INBOX', 2000000000, 4), (2, 1, 'Sent', 2000000001, 1),
+                   (3, 1, 'Drafts', 2000000002, 1), (4, 1, 'Junk', 2000000003, 1),
+                   (5, 1, 'Trash', 2000000004, 1), (6, 1, 'Archive', 2000000005, 1);
+                 INSERT INTO messages(id, account_id, mailbox_id, uid, blob, size, from_addr,
+                   to_addr, subject, date, received_at, flags, deleted_at) VALUES
+                   (10, 1, 1, 1, 'b1', 10, 'x', 'a', 'one', '', 5, 1, NULL),
+                   (11, 1, 1, 2, 'b2', 20, 'x', 'a', 'two', '', 6, 0, NULL),
+                   (12, 1, 1, 3, 'b3', 30, 'x', 'a', 'gone', '', 7, 0, 8);",
+            )
+            .unwrap();
+        }
+        let store = SqliteMetaStore::open(&path).unwrap();
+        let alice: EmailAddress = "a@example.com".parse().unwrap();
+        let inbox = store.mailbox(&alice, "INBOX").await.unwrap().unwrap();
+        assert_eq!((inbox.id, inbox.uidnext, inbox.exists), (1, 4, 2));
+        assert_eq!((inbox.unseen, inbox.first_unseen_uid), (1, Some(2)));
+        assert_eq!((inbox.highest_modseq, inbox.subscribed), (1, true));
+        assert_eq!(inbox.uidvalidity, 2_000_000_000);
+        assert_eq!(store.mailbox_state(1).await.unwrap(), (4, 1, 2));
+        let msgs = store.imap_messages(1).await.unwrap();
+        assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
+        assert!(msgs.iter().all(|m| m.modseq == 1 && m.keywords.is_empty()));
+        assert_eq!(msgs[0].flags, [Flag::Seen]);
+        let deleted = store.list_messages(&alice, None, true).await.unwrap();
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(
+            (deleted[0].mailbox.as_str(), deleted[0].folder),
+            ("INBOX", Some(Folder::Inbox))
+        );
+
+        let created = store
+            .create_mailbox(&alice, "Later", Timestamp(10))
+            .await
+            .unwrap();
+        assert!(created.uidvalidity > 2_000_000_005);
+        let filing = Filing {
+            blob: BlobId("b4".into()),
+            size: 5,
+            summary: crate::MessageSummary::default(),
+            accounts: vec![alice.clone()],
+            folder: Folder::Inbox,
+            flags: Vec::new(),
+        };
+        store
+            .insert_messages(&filing, Timestamp(11), "smtp")
+            .await
+            .unwrap();
+        assert_eq!(store.mailbox_state(1).await.unwrap(), (5, 2, 3));
     }
 }

@@ -77,7 +77,7 @@ async fn delivers_one_blob_to_every_recipient_mailbox() {
         let list = f.store.list(r, None).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].subject, "team");
-        assert_eq!(list[0].folder, Folder::Inbox);
+        assert_eq!(list[0].folder, Some(Folder::Inbox));
         assert_eq!(list[0].uid, 1);
     }
     let alice = f.store.meta().account(&rcpts[0]).await.unwrap().unwrap();
@@ -121,7 +121,7 @@ async fn restores_message_deleted_six_days_ago_byte_identical_to_its_folder() {
     f.clock.advance_days(6);
     assert_eq!(f.store.purge("purge-job").await.unwrap().messages, 0);
     let restored = f.store.restore(&alice, id, "cli").await.unwrap();
-    assert_eq!(restored.folder, Folder::Archive);
+    assert_eq!(restored.folder, Some(Folder::Archive));
     assert!(
         restored.uid > stored[0].uid,
         "a restored message is a new arrival for IMAP"
@@ -536,7 +536,7 @@ async fn releases_a_quarantined_message_byte_identical_into_the_inbox_once() {
     assert_eq!(released.decided_by.as_deref(), Some("cli:admin"));
     assert_eq!(delivered.len(), 2);
     for (rcpt, meta) in rcpts.iter().zip(&delivered) {
-        assert_eq!(meta.folder, Folder::Inbox);
+        assert_eq!(meta.folder, Some(Folder::Inbox));
         assert_eq!(
             f.store.raw(rcpt, meta.id).await.unwrap(),
             message("suspicious").raw

@@ -458,7 +458,7 @@ async fn alias(cli: &Cli, store: &Mailstore, cmd: &AliasCmd) -> anyhow::Result<(
 #[derive(Serialize)]
 struct MessageView<'a> {
     id: i64,
-    folder: &'static str,
+    folder: &'a str,
     uid: u32,
     from: &'a str,
     to: &'a str,
@@ -478,7 +478,7 @@ impl<'a> From<&'a MessageMeta> for MessageView<'a> {
     fn from(m: &'a MessageMeta) -> Self {
         MessageView {
             id: m.id.0,
-            folder: m.folder.as_str(),
+            folder: &m.mailbox,
             uid: m.uid,
             from: &m.from,
             to: &m.to,
@@ -507,7 +507,7 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
                 .map(|m| {
                     vec![
                         m.id.to_string(),
-                        m.folder.to_string(),
+                        m.mailbox.clone(),
                         rfc3339(m.received_at),
                         m.from.clone(),
                         m.subject.clone(),
@@ -546,7 +546,7 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
                 .map(|m| {
                     vec![
                         m.id.to_string(),
-                        m.folder.to_string(),
+                        m.mailbox.clone(),
                         m.deleted_at.map(rfc3339).unwrap_or_default(),
                         m.recoverable_until.map(rfc3339).unwrap_or_default(),
                         m.from.clone(),
@@ -572,7 +572,7 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
             done(
                 cli,
                 &MessageView::from(&m),
-                &format!("message {id} restored to {}", m.folder),
+                &format!("message {id} restored to {}", m.mailbox),
             )
         }
         MailCmd::Import {
@@ -593,7 +593,7 @@ async fn mail(cli: &Cli, store: &Mailstore, cmd: &MailCmd) -> anyhow::Result<()>
             done(
                 cli,
                 &MessageView::from(m),
-                &format!("imported as message {} in {}", m.id, m.folder),
+                &format!("imported as message {} in {}", m.id, m.mailbox),
             )
         }
         MailCmd::Report {

@@ -191,15 +191,27 @@ async fn run_delivery(args: &BenchDeliveryArgs, progress: bool) -> anyhow::Resul
 
     let bar = crate::corpus::progress(args.messages as u64, "delivering", !progress);
     let t1 = Instant::now();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(worker.clone().run(shutdown));
+    worker.wake();
     let mut failed = 0;
+    let mut ticks = 0u64;
     loop {
-        let r = worker.clone().pass().await?;
-        failed += r.bounced;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        ticks += 1;
         bar.set_position(sink.received());
-        if r.claimed == 0 {
+        if sink.received() as usize + failed >= args.messages {
             break;
         }
+        if ticks.is_multiple_of(50) {
+            failed = store.meta().list_outbound(Some("failed")).await?.len();
+        }
+        if t1.elapsed() > std::time::Duration::from_secs(600) {
+            anyhow::bail!("delivery did not finish within 10 minutes");
+        }
     }
+    let _ = stop.send(true);
+    runner.await?;
     let deliver_secs = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let delivered = sink.received();

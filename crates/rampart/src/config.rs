@@ -109,8 +109,12 @@ listen_tls = "0.0.0.0:4465"
 save_sent = true
 
 [imap]
-# IMAP for mail clients (arrives with a later release).
+# IMAP for mail clients: STARTTLS on `listen`, TLS from the first byte on `listen_tls`. Logins
+# only under TLS, through the same risk control as every other door.
 listen = "0.0.0.0:1143"
+listen_tls = "0.0.0.0:1993"
+max_connections = 10000
+max_connections_per_ip = 50
 
 [http]
 # JSON API now (login, approvals, TOTP, app passwords); web console and webmail later.

@@ -62,24 +62,37 @@ pub async fn report(
 ) -> anyhow::Result<Reported> {
     let global = global_model(config)?;
     let raw = store.raw(account, id).await?;
-    let features = mail_features(&Mail::parse(&raw), global.feature_config());
+    train(store, &global, account, id, &raw, spam, actor).await
+}
+
+/// Trains `account`'s layer on the bytes of message `id` and stores it.
+async fn train(
+    store: &Mailstore,
+    global: &Model,
+    account: &EmailAddress,
+    id: MessageId,
+    raw: &[u8],
+    spam: bool,
+    actor: &str,
+) -> anyhow::Result<Reported> {
+    let features = mail_features(&Mail::parse(raw), global.feature_config());
     let mut user = match store.meta().user_model(account).await? {
         Some(bytes) => {
             Model::load(&mut bytes.as_slice()).context("the stored personal layer is damaged")?
         }
-        None => Model::user_layer_for(&global),
+        None => Model::user_layer_for(global),
     };
     let before = LayeredModel {
-        global: &global,
+        global,
         user: &user,
     }
     .predict(&features);
     // A few passes: one report should move this message (and its look-alikes) decisively.
     for _ in 0..3 {
-        user.train_over(&global, &features, spam);
+        user.train_over(global, &features, spam);
     }
     let after = LayeredModel {
-        global: &global,
+        global,
         user: &user,
     }
     .predict(&features);
@@ -91,4 +104,42 @@ pub async fn report(
         .save_user_model(account, bytes, feedback, id, store.now(), actor)
         .await?;
     Ok(Reported { before, after })
+}
+
+/// Moving mail into or out of Junk over IMAP trains the mover's personal layer, like
+/// `rampart mail report`.
+pub struct ImapJunkFeedback {
+    pub store: Mailstore,
+    pub global: Arc<Model>,
+}
+
+impl rampart_imap::JunkFeedback for ImapJunkFeedback {
+    fn report(
+        &self,
+        account: &EmailAddress,
+        message: MessageId,
+        raw: bytes::Bytes,
+        spam: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let account = account.clone();
+        Box::pin(async move {
+            let actor = format!("imap:{account}");
+            match train(
+                &self.store,
+                &self.global,
+                &account,
+                message,
+                &raw,
+                spam,
+                &actor,
+            )
+            .await
+            {
+                Ok(r) => {
+                    tracing::info!(%account, spam, before = r.before, after = r.after, "personal spam layer trained from a Junk move")
+                }
+                Err(e) => tracing::warn!(%account, error = %e, "cannot train from a Junk move"),
+            }
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! crate parses arguments, loads configuration, opens the store and starts listeners.
 
 mod admin;
+mod bench_imap;
 mod bench_outbound;
 mod config;
 mod corpus;
@@ -127,6 +128,9 @@ enum BenchCmd {
     Delivery(bench_outbound::BenchDeliveryArgs),
     /// Cost of the sending quota and spike checks per message.
     Sending(bench_outbound::BenchSendingArgs),
+    /// Concurrent IMAP sessions (sign in, SELECT, FETCH 100 headers, IDLE) against a scratch
+    /// server: throughput, latency, memory per idle session.
+    Imap(bench_imap::BenchImapArgs),
 }
 
 fn main() -> ExitCode {
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Dlp(args)) => dlp_cmd::bench(&cli, args),
         Cmd::Bench(BenchCmd::Delivery(args)) => bench_outbound::delivery(&cli, args),
         Cmd::Bench(BenchCmd::Sending(args)) => bench_outbound::sending(&cli, args),
+        Cmd::Bench(BenchCmd::Imap(args)) => bench_imap::imap(&cli, args),
         Cmd::Dkim(cmd) => outbound_cmd::dkim(&cli, cmd),
         Cmd::Eval(scan_cmd::EvalCmd::Dlp(args)) => dlp_cmd::eval(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Login(args)) => login::eval(&cli, args),

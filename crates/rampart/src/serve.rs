@@ -189,6 +189,48 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         );
         listeners.push(tokio::spawn(server.run(shutdown.clone())));
     }
+    let junk: Option<Arc<dyn rampart_imap::JunkFeedback>> = if config.scan.enabled {
+        Some(Arc::new(crate::feedback::ImapJunkFeedback {
+            store: store.clone(),
+            global: crate::feedback::global_model(&config)?,
+        }))
+    } else {
+        None
+    };
+    for (addr, implicit_tls) in [
+        (&config.imap.listen, false),
+        (&config.imap.listen_tls, true),
+    ] {
+        if addr.is_empty() {
+            continue;
+        }
+        let server = rampart_imap::ImapServer::bind(
+            addr,
+            rampart_imap::ImapContext {
+                hostname: config.hostname.clone(),
+                store: store.clone(),
+                login: Arc::clone(&login),
+                tls: acceptor.clone(),
+                implicit_tls,
+                shutdown: shutdown.clone(),
+                limits: rampart_imap::ImapLimits {
+                    max_connections: config.imap.max_connections,
+                    max_connections_per_ip: config.imap.max_connections_per_ip,
+                    max_message_size: config.smtp.max_message_size,
+                    ..rampart_imap::ImapLimits::default()
+                },
+                junk: junk.clone(),
+            },
+        )
+        .await
+        .with_context(|| format!("cannot listen on {addr} ([imap])"))?;
+        tracing::info!(
+            addr = %server.local_addr()?,
+            tls = if implicit_tls { "implicit" } else { "starttls" },
+            "IMAP listening"
+        );
+        listeners.push(tokio::spawn(server.run(shutdown.clone())));
+    }
     if !config.http.listen.is_empty() {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await

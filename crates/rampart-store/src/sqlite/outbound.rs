@@ -34,23 +34,54 @@ pub(super) fn row_to_entry(r: &Row<'_>) -> rusqlite::Result<OutboundEntry> {
     })
 }
 
+/// Due rows looked at per claim (oldest first): bounds the cost of a claim under a backlog.
+const CANDIDATES: i64 = 2000;
+
 /// Claims up to `limit` due rows: `queued` ones whose time has come, and `sending` ones whose
 /// lease ran out (the worker that claimed them died). Claimed rows are `sending` until `lease`.
+/// Fair to destinations: per recipient domain, at most `per_domain` messages are `sending` at
+/// once (counting claims still under lease), oldest first, so one slow or huge destination
+/// cannot take every slot.
 pub(super) fn claim(
     conn: &Connection,
     now: Timestamp,
     lease: Timestamp,
     limit: usize,
+    per_domain: usize,
 ) -> Result<Vec<OutboundEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE outbound_queue SET status = 'sending', lease_until = ?2 WHERE id IN ( \
-           SELECT id FROM outbound_queue WHERE status = 'queued' AND next_attempt_at <= ?1 \
+        "WITH due AS ( \
+           SELECT * FROM ( \
+             SELECT id, queue_id, created_at, rcpt FROM outbound_queue \
+               WHERE status = 'queued' AND next_attempt_at <= ?1 \
+               ORDER BY next_attempt_at LIMIT ?5) \
            UNION ALL \
-           SELECT id FROM outbound_queue WHERE status = 'sending' AND lease_until <= ?1 \
-           ORDER BY id LIMIT ?3) \
+           SELECT * FROM ( \
+             SELECT id, queue_id, created_at, rcpt FROM outbound_queue \
+               WHERE status = 'sending' AND lease_until <= ?1 LIMIT ?5)), \
+         busy AS ( \
+           SELECT lower(substr(rcpt, instr(rcpt, '@') + 1)) AS d, COUNT(DISTINCT queue_id) AS n \
+             FROM outbound_queue WHERE status = 'sending' AND lease_until > ?1 GROUP BY d), \
+         ranked AS ( \
+           SELECT due.id AS id, \
+             DENSE_RANK() OVER (PARTITION BY lower(substr(due.rcpt, instr(due.rcpt, '@') + 1)) \
+                                ORDER BY due.created_at, due.queue_id) AS r, \
+             COALESCE(busy.n, 0) AS b \
+           FROM due LEFT JOIN busy ON busy.d = lower(substr(due.rcpt, instr(due.rcpt, '@') + 1))) \
+         UPDATE outbound_queue SET status = 'sending', lease_until = ?2 WHERE id IN ( \
+           SELECT id FROM ranked WHERE r + b <= ?4 ORDER BY id LIMIT ?3) \
          RETURNING {COLUMNS}"
     ))?;
-    let rows = stmt.query_map(params![now.0, lease.0, limit as i64], row_to_entry)?;
+    let rows = stmt.query_map(
+        params![
+            now.0,
+            lease.0,
+            limit as i64,
+            per_domain.max(1) as i64,
+            CANDIDATES
+        ],
+        row_to_entry,
+    )?;
     let mut out = rows.collect::<Result<Vec<_>, _>>()?;
     out.sort_by_key(|e| e.id);
     Ok(out)
