@@ -159,3 +159,24 @@ def test_mbsync_syncs_a_maildir_both_ways(imap, tmp_path):
     typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"written offline" in data[0][1]
     c.logout()
+
+
+def test_moving_mail_into_junk_trains_the_personal_filter(imap):
+    # Ordinary-looking mail lands in INBOX; the user disagrees and files it as Junk.
+    deliver(imap, "alice@example.com", "Lunch on Friday?", body="Shall we try the new place?\r\n")
+    c = connect(imap)
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", None, "ALL")
+    uid = data[0].split()[-1]
+    assert c.uid("MOVE", uid, "Junk")[0] == "OK"
+    c.logout()
+
+    def reported():
+        events = imap.json("events", "list", "--kind", "spam_reported")
+        return [e for e in events if e.get("subject") == "alice@example.com"]
+
+    deadline = time.time() + 20
+    while not reported():
+        assert time.time() < deadline, "moving to Junk trained nothing"
+        time.sleep(0.2)
+    assert reported()[0]["detail"]["as"] == "spam"

@@ -11,11 +11,16 @@
 //!
 //! Capabilities: `IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED` (before TLS), `AUTH=PLAIN` (under
 //! TLS), `SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE
-//! LIST-EXTENDED LIST-STATUS CONDSTORE ESEARCH STATUS=SIZE`. `ENABLE IMAP4rev2` switches:
-//! SEARCH answers with ESEARCH, SELECT sends no `RECENT` or `[UNSEEN]` and adds the mailbox's
-//! `LIST` line. Not implemented: `BINARY` and `SEARCHRES` (so rev2 is partial), QRESYNC (it
-//! needs the store to list the UIDs expunged since a mod-sequence), `SEARCH MODSEQ`, several
-//! LIST patterns in one command.
+//! LIST-EXTENDED LIST-STATUS CONDSTORE ESEARCH STATUS=SIZE BINARY SEARCHRES`. `ENABLE
+//! IMAP4rev2` switches: SEARCH answers with ESEARCH, SELECT sends no `RECENT` or `[UNSEEN]` and
+//! adds the mailbox's `LIST` line. BINARY: `FETCH BINARY[part]<partial>`, `BINARY.PEEK`,
+//! `BINARY.SIZE` (Content-Transfer-Encoding undone; a literal8 when the content has NUL;
+//! unknown encodings `NO [UNKNOWN-CTE]`) and `APPEND` with a literal8. SEARCHRES:
+//! `SEARCH RETURN (SAVE)` and `$`, the saved result kept per selection as UIDs. A selected
+//! mailbox renamed (or replaced) by another session is noticed on the next poll and the session
+//! ends with `* BYE` (its UIDs are no longer valid). Not implemented: QRESYNC (it needs the
+//! store to list the UIDs expunged since a mod-sequence), `SEARCH MODSEQ`, several LIST
+//! patterns in one command, `BINARY` in `BODYSTRUCTURE` (RFC 3516 leaves it optional).
 //!
 //! **Architecture invariants:** a malformed command is answered `BAD`, never a panic; memory
 //! per connection is bounded (lines, literals and commands have limits; APPEND by the message

@@ -112,6 +112,9 @@ pub(crate) struct Session {
     account_checked: Instant,
     /// Refused logins on this connection.
     login_failures: u32,
+    /// Set when the session must end after the current command (`* BYE` with this text): the
+    /// selected mailbox was renamed or replaced under it.
+    bye: Option<&'static str>,
 }
 
 /// What reading one command produced.
@@ -147,6 +150,7 @@ impl Session {
             user_agent: None,
             account_checked: Instant::now(),
             login_failures: 0,
+            bye: None,
         }
     }
 
@@ -288,6 +292,10 @@ impl Session {
             if flow == Flow::Close {
                 return Ok(());
             }
+            if let Some(why) = self.bye.take() {
+                respond::bye(&mut self.out, None, why);
+                return Ok(());
+            }
         }
     }
 
@@ -310,7 +318,15 @@ impl Session {
                 return Ok((flow, None));
             }
             Ok(cmd) => self.dispatch(cmd, Modifiers::default()).await?,
-            Err(()) => match extension::parse(&msg) {
+            Err(()) => match extension::parse_with(&msg, &self.saved_sets(&msg)) {
+                Some(Extended::Append8 { bytes, data }) => match decode(&bytes) {
+                    Ok(cmd) if matches!(cmd.body, CommandBody::Append { .. }) => {
+                        let append = messages::AppendRequest::take(cmd, &bytes).with_data(data);
+                        let flow = self.append(append, msg).await?;
+                        return Ok((flow, None));
+                    }
+                    _ => self.unparseable(&msg),
+                },
                 Some(Extended::Rewritten(bytes, m)) => match decode(&bytes) {
                     Ok(cmd) if !matches!(cmd.body, CommandBody::Append { .. }) => {
                         self.dispatch(cmd, m).await?
@@ -325,6 +341,26 @@ impl Session {
             },
         };
         Ok((flow, Some(msg)))
+    }
+
+    /// The saved search result (SEARCHRES) as sets for `$`, computed only when the command
+    /// has a `$` at all. Messages expunged since the SEARCH are left out (RFC 5182 §2.1).
+    fn saved_sets(&self, msg: &[u8]) -> extension::Saved {
+        let mut saved = extension::Saved::default();
+        let Some(sel) = self.selected.as_ref().filter(|_| msg.contains(&b'$')) else {
+            return saved;
+        };
+        let mut uids = Vec::with_capacity(sel.saved.len());
+        let mut seqs = Vec::with_capacity(sel.saved.len());
+        for &u in &sel.saved {
+            if let Some(p) = sel.view.find(u).filter(|&p| !sel.view.is_gone(p)) {
+                uids.push(u);
+                seqs.push(p as u32 + 1);
+            }
+        }
+        saved.uids = messages::compress(&uids);
+        saved.seqs = messages::compress(&seqs);
+        saved
     }
 
     fn unparseable(&mut self, msg: &[u8]) -> Flow {
@@ -447,7 +483,7 @@ impl Session {
                 mailbox,
                 uid,
             } => {
-                self.copy_or_move(&tag, &sequence_set, mailbox, uid, false)
+                self.copy_or_move(&tag, &sequence_set, mailbox, uid, false, m.saved_empty)
                     .await?
             }
             C::Move {
@@ -455,7 +491,7 @@ impl Session {
                 mailbox,
                 uid,
             } => {
-                self.copy_or_move(&tag, &sequence_set, mailbox, uid, true)
+                self.copy_or_move(&tag, &sequence_set, mailbox, uid, true, m.saved_empty)
                     .await?
             }
             _ => self.bad(&tag, "Command not supported"),
@@ -491,7 +527,9 @@ impl Session {
             }
             Extended::Namespace => self.bad(&tag, "Log in first"),
             Extended::UidExpunge(_) => self.bad(&tag, "Select a mailbox first"),
-            Extended::Rewritten(..) => self.bad(&tag, "Command not understood"),
+            Extended::Rewritten(..) | Extended::Append8 { .. } => {
+                self.bad(&tag, "Command not understood")
+            }
         };
         Ok(flow)
     }
@@ -553,6 +591,8 @@ impl Session {
             "CONDSTORE",
             "ESEARCH",
             "STATUS=SIZE",
+            "BINARY",
+            "SEARCHRES",
         ]);
         names
             .into_iter()
@@ -745,7 +785,8 @@ async fn read_command(
             let wanted = matches!(
                 CommandCodec::default().decode(msg),
                 Err(CommandDecodeError::LiteralFound { .. })
-            ) || framing::head(msg).1 == b"ID";
+            ) || framing::head(msg).1 == b"ID"
+                || (append && framing::is_literal8(&msg[line_start..]));
             if !wanted {
                 return Ok(Framed::Command);
             }

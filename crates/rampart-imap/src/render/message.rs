@@ -57,8 +57,13 @@ impl<'r> MimeMessage<'r> {
         }
     }
 
+    /// The message's bytes.
+    pub(crate) fn raw(&self) -> &'r [u8] {
+        self.raw
+    }
+
     /// The full parse (`None`: mail-parser failed or panicked; rendered as one text part).
-    fn parsed(&self) -> Option<&Message<'r>> {
+    pub(crate) fn parsed(&self) -> Option<&Message<'r>> {
         self.parsed
             .get_or_init(|| parse_guarded(self.raw, false))
             .as_deref()

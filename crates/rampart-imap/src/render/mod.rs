@@ -7,6 +7,8 @@
 //! - [`body_structure`]: `BODY` and `BODYSTRUCTURE`, nested multiparts and `message/rfc822`.
 //! - [`section`]: `BODY[...]<start.len>` byte-exact slices of the original message, plus
 //!   [`rfc822_header`], [`rfc822_text`] and [`rfc822_size`] for the `RFC822.*` items.
+//! - [`binary`]: `BINARY[part]<partial>` and `BINARY.SIZE` (RFC 3516): a part's content with its
+//!   Content-Transfer-Encoding undone.
 //! - [`MimeMessage`]: the same three over one message, MIME-parsed at most once per FETCH.
 //! - [`matches`]: one message against a `SEARCH` key; [`needs_content`] tells the session
 //!   whether to load the bytes at all.
@@ -33,6 +35,7 @@
 //! so the part numbers a client sees always resolve. Fetching a header (`BODY[HEADER]`,
 //! `HEADER.FIELDS`, `RFC822.HEADER`, `TEXT`) or `ENVELOPE` never parses MIME.
 
+mod binary;
 mod envelope;
 mod flags;
 mod mailbox_name;
@@ -43,6 +46,7 @@ mod section;
 mod structure;
 mod value;
 
+pub use binary::{binary, BinaryError};
 pub use envelope::envelope;
 pub use flags::{flags_from_imap, flags_to_imap};
 pub use mailbox_name::{decode_mailbox_name, encode_mailbox_name, MailboxNameError};

@@ -84,8 +84,19 @@ pub(crate) fn numbered_section<'m>(
 
 /// The entity a part number names (RFC 3501 §6.4.5).
 fn resolve<'t, 'm>(root: &'t Entity<'m>, part: &Part) -> Option<&'t Entity<'m>> {
+    resolve_numbers(root, part.0.as_ref())
+}
+
+/// [`resolve`] from the part numbers themselves (`BINARY[1.2]`); `None` for an empty list.
+pub(crate) fn resolve_numbers<'t, 'm>(
+    root: &'t Entity<'m>,
+    part: &[NonZeroU32],
+) -> Option<&'t Entity<'m>> {
+    if part.is_empty() {
+        return None;
+    }
     let mut current = root;
-    for (i, n) in part.0.as_ref().iter().enumerate() {
+    for (i, n) in part.iter().enumerate() {
         let index = n.get() as usize - 1;
         // The entity whose parts are being numbered: the top message itself first, then a
         // multipart's parts, or an encapsulated message's.

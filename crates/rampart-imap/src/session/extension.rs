@@ -12,11 +12,21 @@
 //! | `STATUS m (SIZE MESSAGES)`                | `STATUS m (MESSAGES)`          | `status_size`  |
 //! | `SEARCH RETURN (MIN COUNT) keys`          | `SEARCH keys`                  | `search_return` |
 //! | `LIST (SPECIAL-USE) r p RETURN (...)`     | `LIST r p`                     | `list`         |
+//! | `FETCH s (FLAGS BINARY.PEEK[1]<0.9>)`     | `FETCH s (FLAGS)`              | `binary`       |
+//! | `SEARCH RETURN (SAVE) keys`               | `SEARCH keys`                  | `search_return.save` |
+//! | `FETCH $ ...`, `UID STORE $ ...`          | `FETCH 1:3 ...` (saved result) | `saved_empty`  |
+//!
+//! `$` (SEARCHRES, RFC 5182) is replaced by the session's saved search result as a concrete
+//! set ([`parse_with`] is given it as [`Saved`]): in a sequence-set argument by the saved
+//! sequence numbers (or UIDs, in a UID command), in SEARCH keys by `UID <uids>`. An empty saved
+//! result has no set syntax: a UID command gets UID 4294967295 (which names nothing), any other
+//! the placeholder `1` with `saved_empty` set, and the command then acts on no message.
 //!
 //! The codec is always tried first on the original bytes, so a rewrite only ever turns a `BAD`
 //! into a command; everything but the modifier itself is still decoded by imap-codec. With
 //! imap-codec 2 (which knows all of these) this module goes away.
 
+use std::num::NonZeroU32;
 use std::str::FromStr;
 
 use imap_codec::imap_types::sequence::SequenceSet;
@@ -41,8 +51,45 @@ pub(crate) struct Modifiers {
     pub search_return: Option<SearchReturn>,
     /// LIST-EXTENDED options (RFC 5258, 6154, 5819).
     pub list: Option<ListOptions>,
+    /// `BINARY[...]`, `BINARY.PEEK[...]`, `BINARY.SIZE[...]` among the FETCH items (RFC 3516).
+    pub binary: Vec<BinaryItem>,
+    /// The FETCH items were only extension ones: the `UID` the codec needed stands in for
+    /// them and is not reported (unless the command is a UID FETCH).
+    pub fetch_placeholder: bool,
+    /// `$` stood for an empty saved search result (RFC 5182): the command names no message.
+    pub saved_empty: bool,
 }
 
+/// One `BINARY` FETCH item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BinaryItem {
+    /// `BINARY.SIZE[...]`.
+    pub size: bool,
+    /// `BINARY.PEEK[...]` (does not set `\Seen`).
+    pub peek: bool,
+    /// The part numbers (empty: the whole message).
+    pub part: Vec<NonZeroU32>,
+    /// `<start.length>`.
+    pub partial: Option<(u32, NonZeroU32)>,
+}
+
+impl BinaryItem {
+    /// The section as the response names it: `BINARY[1.2]` / `BINARY.SIZE[1.2]`.
+    pub fn response_name(&self) -> String {
+        let part: Vec<String> = self.part.iter().map(|n| n.to_string()).collect();
+        let name = if self.size { "BINARY.SIZE" } else { "BINARY" };
+        format!("{name}[{}]", part.join("."))
+    }
+}
+
+/// The saved search result (RFC 5182) as concrete sets, for `$`; empty strings when it is
+/// empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Saved {
+    /// Sequence numbers, for commands that are not UID commands.
+    pub seqs: String,
+    pub uids: String,
+}
 /// What ESEARCH should report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SearchReturn {
@@ -50,6 +97,8 @@ pub(crate) struct SearchReturn {
     pub max: bool,
     pub all: bool,
     pub count: bool,
+    /// `SAVE` (SEARCHRES, RFC 5182).
+    pub save: bool,
 }
 
 /// LIST-EXTENDED selection and return options.
@@ -73,6 +122,12 @@ pub(crate) enum Extended {
     UidExpunge(SequenceSet),
     /// A standard command with extension parts taken out: decode `bytes` with the codec.
     Rewritten(Vec<u8>, Modifiers),
+    /// `APPEND ... ~{n}` (literal8, RFC 3516): `bytes` is the command with a one-byte stand-in
+    /// literal for the codec to decode; the message itself is `data` of the original command.
+    Append8 {
+        bytes: Vec<u8>,
+        data: std::ops::Range<usize>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,8 +356,96 @@ impl<'m> Cmd<'m> {
     }
 }
 
-/// Recognises a command the codec refused; `None` leaves it a `BAD`.
+/// [`parse_with`] without a saved search result (`$` is the empty set).
 pub(crate) fn parse(msg: &[u8]) -> Option<Extended> {
+    parse_with(msg, &Saved::default())
+}
+
+/// Recognises a command the codec refused; `None` leaves it a `BAD`. `$` is replaced by
+/// `saved` first (see the module documentation).
+pub(crate) fn parse_with(msg: &[u8], saved: &Saved) -> Option<Extended> {
+    let Some((bytes, empty)) = substitute_saved(msg, saved) else {
+        return parse_plain(msg);
+    };
+    match parse_plain(&bytes) {
+        Some(Extended::Rewritten(b, mut m)) => {
+            m.saved_empty = empty;
+            Some(Extended::Rewritten(b, m))
+        }
+        Some(other) => Some(other),
+        None => Some(Extended::Rewritten(
+            bytes,
+            Modifiers {
+                saved_empty: empty,
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+/// The command with every `$` replaced by the saved result, and whether that result was empty
+/// where an empty set cannot be written; `None` when there is no `$` to replace.
+fn substitute_saved(msg: &[u8], saved: &Saved) -> Option<(Vec<u8>, bool)> {
+    /// A UID no message has: an empty set of UIDs.
+    const NO_UID: &str = "4294967295";
+    let tokens = tokenize(msg)?;
+    let cmd = Cmd { msg, tokens };
+    let mut name = cmd.upper(1)?;
+    let uid = name == "UID";
+    let at = if uid { 2 } else { 1 };
+    if uid {
+        name = cmd.upper(2)?;
+    }
+    let dollar = |i: usize| {
+        cmd.tokens
+            .get(i)
+            .is_some_and(|t| t.kind == Kind::Atom && &msg[t.start..t.end] == b"$")
+    };
+    let uids = if saved.uids.is_empty() {
+        NO_UID
+    } else {
+        saved.uids.as_str()
+    };
+    let mut replace: Vec<(usize, String)> = Vec::new();
+    let mut empty = false;
+    match (uid, name.as_str()) {
+        (_, "FETCH" | "STORE" | "COPY" | "MOVE") | (true, "EXPUNGE") if dollar(at + 1) => {
+            let set = if uid {
+                uids.to_string()
+            } else if saved.seqs.is_empty() {
+                empty = true;
+                "1".to_string()
+            } else {
+                saved.seqs.clone()
+            };
+            replace.push((at + 1, set));
+        }
+        (_, "SEARCH") => {
+            for i in at + 1..cmd.tokens.len() {
+                if dollar(i) {
+                    let set = if cmd.upper(i - 1).as_deref() == Some("UID") {
+                        uids.to_string()
+                    } else {
+                        format!("UID {uids}")
+                    };
+                    replace.push((i, set));
+                }
+            }
+        }
+        _ => {}
+    }
+    if replace.is_empty() {
+        return None;
+    }
+    let mut out = msg.to_vec();
+    for (i, set) in replace.iter().rev() {
+        let t = cmd.tokens[*i];
+        out.splice(t.start..t.end, set.bytes());
+    }
+    Some((out, empty))
+}
+
+fn parse_plain(msg: &[u8]) -> Option<Extended> {
     let tokens = tokenize(msg)?;
     let cmd = Cmd { msg, tokens };
     let mut name = cmd.upper(1)?;
@@ -313,6 +456,7 @@ pub(crate) fn parse(msg: &[u8]) -> Option<Extended> {
     }
     match (uid, name.as_str()) {
         (false, "NAMESPACE") if cmd.tokens.len() == 2 => Some(Extended::Namespace),
+        (false, "APPEND") => append8(&cmd),
         (false, "ID") => id(&cmd),
         (true, "EXPUNGE") if cmd.tokens.len() == 4 => {
             let set = std::str::from_utf8(&msg[cmd.tokens[3].start..cmd.tokens[3].end]).ok()?;
@@ -426,12 +570,21 @@ fn fetch(cmd: &Cmd<'_>, at: usize) -> Option<Extended> {
     } else {
         rewritten = cmd.msg.to_vec();
     }
-    // MODSEQ among the items: drop it (a list left empty, or a lone MODSEQ, becomes UID).
-    let modseq: Vec<usize> = (items..=items_end)
-        .filter(|&i| cmd.upper(i).as_deref() == Some("MODSEQ"))
-        .collect();
-    if !modseq.is_empty() {
-        m.fetch_modseq = true;
+    // MODSEQ and BINARY items: taken out (a list left empty, or a lone item, becomes UID).
+    let mut remove: Vec<usize> = Vec::new();
+    for i in items..=items_end {
+        let Some(name) = cmd.upper(i) else {
+            continue;
+        };
+        if name == "MODSEQ" {
+            m.fetch_modseq = true;
+            remove.push(i);
+        } else if name.starts_with("BINARY") {
+            m.binary.push(binary_item(&name)?);
+            remove.push(i);
+        }
+    }
+    if !remove.is_empty() {
         let inner = if items_end > items {
             items_end - items - 1
         } else {
@@ -441,12 +594,13 @@ fn fetch(cmd: &Cmd<'_>, at: usize) -> Option<Extended> {
             msg: &rewritten,
             tokens: tokenize(&rewritten)?,
         };
-        rewritten = if inner == modseq.len() {
+        rewritten = if inner == remove.len() {
+            m.fetch_placeholder = true;
             sub.without(items, items_end, Some(b"UID"))
         } else {
             // Remove from the back so earlier spans stay valid.
             let mut out = rewritten.clone();
-            for &i in modseq.iter().rev() {
+            for &i in remove.iter().rev() {
                 let t = sub.tokens[i];
                 out.drain(span_with_space(&out, t.start, t.end));
             }
@@ -457,6 +611,62 @@ fn fetch(cmd: &Cmd<'_>, at: usize) -> Option<Extended> {
         return None;
     }
     Some(Extended::Rewritten(rewritten, m))
+}
+
+fn append8(cmd: &Cmd<'_>) -> Option<Extended> {
+    // tag APPEND mailbox [flags] [date] ~{n}\r\ndata: the message is the last token.
+    let last = cmd.tokens.len().checked_sub(1)?;
+    let t = cmd.tokens[last];
+    let Kind::Literal { data } = t.kind else {
+        return None;
+    };
+    if cmd.msg[t.start] != b'~' || last < 3 {
+        return None;
+    }
+    Some(Extended::Append8 {
+        bytes: cmd.without(last, last, Some(b"{1}\r\nX")),
+        data: data..t.end,
+    })
+}
+
+/// `BINARY[1.2]<0.100>`, `BINARY.PEEK[...]`, `BINARY.SIZE[...]` (upper case).
+fn binary_item(name: &str) -> Option<BinaryItem> {
+    let (size, peek, rest) = if let Some(r) = name.strip_prefix("BINARY.PEEK[") {
+        (false, true, r)
+    } else if let Some(r) = name.strip_prefix("BINARY.SIZE[") {
+        (true, false, r)
+    } else {
+        (false, false, name.strip_prefix("BINARY[")?)
+    };
+    let (section, tail) = rest.split_once(']')?;
+    let mut part = Vec::new();
+    if !section.is_empty() {
+        for n in section.split('.') {
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || part.len() >= 64 {
+                return None;
+            }
+            part.push(n.parse::<NonZeroU32>().ok()?);
+        }
+    }
+    let partial = if tail.is_empty() {
+        None
+    } else {
+        let (start, len) = tail.strip_prefix('<')?.strip_suffix('>')?.split_once('.')?;
+        if size
+            || ![start, len]
+                .iter()
+                .all(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return None;
+        }
+        Some((start.parse().ok()?, len.parse().ok()?))
+    };
+    Some(BinaryItem {
+        size,
+        peek,
+        part,
+        partial,
+    })
 }
 
 /// The span of a token with one adjacent space (the one before it, else the one after it), so
@@ -531,6 +741,7 @@ fn search(cmd: &Cmd<'_>, at: usize) -> Option<Extended> {
             "MAX" => r.max = true,
             "ALL" => r.all = true,
             "COUNT" => r.count = true,
+            "SAVE" => r.save = true,
             _ => return None,
         }
     }
@@ -670,6 +881,106 @@ mod tests {
         let o = m.list.unwrap();
         assert!(o.select_special_use);
         assert_eq!(o.return_status.as_deref(), Some(&b"(MESSAGES)"[..]));
+    }
+
+    #[test]
+    fn binary_items_are_taken_out() {
+        let (b, m) = rewritten("a FETCH 1:2 (FLAGS BINARY.PEEK[1.2]<0.10> BINARY.SIZE[])\r\n");
+        assert_eq!(b, "a FETCH 1:2 (FLAGS)\r\n");
+        assert!(!m.fetch_placeholder);
+        let one = NonZeroU32::new(1).unwrap();
+        let two = NonZeroU32::new(2).unwrap();
+        let ten = NonZeroU32::new(10).unwrap();
+        assert_eq!(
+            m.binary,
+            vec![
+                BinaryItem {
+                    size: false,
+                    peek: true,
+                    part: vec![one, two],
+                    partial: Some((0, ten)),
+                },
+                BinaryItem {
+                    size: true,
+                    peek: false,
+                    part: vec![],
+                    partial: None,
+                },
+            ]
+        );
+        assert_eq!(m.binary[0].response_name(), "BINARY[1.2]");
+        let (b, m) = rewritten("a UID FETCH 5 binary[2]\r\n");
+        assert_eq!(b, "a UID FETCH 5 UID\r\n");
+        assert!(m.fetch_placeholder && !m.binary[0].peek);
+        for bad in [
+            "a FETCH 1 BINARY[0]\r\n",
+            "a FETCH 1 BINARY[1.]\r\n",
+            "a FETCH 1 BINARY.SIZE[1]<0.5>\r\n",
+            "a FETCH 1 BINARY[1]<0.0>\r\n",
+            "a FETCH 1 BINARY[TEXT]\r\n",
+            "a FETCH 1 BINARYX\r\n",
+        ] {
+            assert!(parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn saved_result_replaces_dollar() {
+        let saved = Saved {
+            seqs: "2:3".into(),
+            uids: "7,9".into(),
+        };
+        let with = |input: &str, saved: &Saved| match parse_with(input.as_bytes(), saved) {
+            Some(Extended::Rewritten(b, m)) => (String::from_utf8(b).unwrap(), m),
+            other => panic!("{input:?}: {other:?}"),
+        };
+        assert_eq!(
+            with("a FETCH $ FLAGS\r\n", &saved).0,
+            "a FETCH 2:3 FLAGS\r\n"
+        );
+        assert_eq!(
+            with("a UID STORE $ +FLAGS (\\Seen)\r\n", &saved).0,
+            "a UID STORE 7,9 +FLAGS (\\Seen)\r\n"
+        );
+        assert_eq!(with("a MOVE $ Trash\r\n", &saved).0, "a MOVE 2:3 Trash\r\n");
+        assert_eq!(
+            with("a UID SEARCH UID $ NOT $\r\n", &saved).0,
+            "a UID SEARCH UID 7,9 NOT UID 7,9\r\n"
+        );
+        let (b, m) = with("a FETCH $ (FLAGS MODSEQ)\r\n", &saved);
+        assert_eq!(b, "a FETCH 2:3 (FLAGS)\r\n");
+        assert!(m.fetch_modseq && !m.saved_empty);
+        let (b, m) = with("a COPY $ Trash\r\n", &Saved::default());
+        assert_eq!(b, "a COPY 1 Trash\r\n");
+        assert!(m.saved_empty);
+        let (b, m) = with("a UID FETCH $ FLAGS\r\n", &Saved::default());
+        assert_eq!(b, "a UID FETCH 4294967295 FLAGS\r\n");
+        assert!(!m.saved_empty);
+        assert!(matches!(
+            parse_with(b"a UID EXPUNGE $\r\n", &saved),
+            Some(Extended::UidExpunge(_))
+        ));
+        // A `$` that is a mailbox name or a string stays.
+        assert!(parse_with(b"a COPY 1 $\r\n", &saved).is_none());
+        assert!(parse_with(b"a SEARCH SUBJECT \"$\"\r\n", &saved).is_none());
+        let (b, m) = rewritten("a SEARCH RETURN (SAVE) UNSEEN\r\n");
+        assert_eq!(b, "a SEARCH UNSEEN\r\n");
+        let r = m.search_return.unwrap();
+        assert!(r.save && !r.all);
+    }
+
+    #[test]
+    fn append_with_a_literal8() {
+        let msg = b"a APPEND INBOX (\\Seen) ~{5}\r\nx\0y\r\n\r\n";
+        match parse(msg) {
+            Some(Extended::Append8 { bytes, data }) => {
+                assert_eq!(bytes, b"a APPEND INBOX (\\Seen) {1}\r\nX\r\n");
+                assert_eq!(&msg[data], b"x\0y\r\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(b"a APPEND INBOX {3}\r\nabc\r\n").is_none());
+        assert!(parse(b"a APPEND ~{3}\r\nabc\r\n").is_none());
     }
 
     #[test]

@@ -2,7 +2,17 @@
 //! from the message bytes, which are read only when an item needs them and never kept.
 //!
 //! `BODY[...]` (not `.PEEK`), `RFC822` and `RFC822.TEXT` set `\Seen` in a read-write mailbox
-//! before the data is sent, and the message's `FLAGS` go out with it (RFC 3501 §6.4.5).
+//! before the data is sent, and the message's `FLAGS` go out with it (RFC 3501 §6.4.5); so
+//! does `BINARY[...]` (not `.PEEK`, not `.SIZE`).
+//!
+//! `BINARY[part]<partial>` and `BINARY.SIZE[part]` (RFC 3516), which imap-codec 1.0 does not
+//! know, arrive as [`Modifiers::binary`] and are written here: the decoded content from
+//! [`render::binary`] as a literal, or a literal8 (`~{n}`) when it holds NUL bytes; the
+//! response names the section without the partial's origin (the RFC 9051 ABNF,
+//! `"BINARY" section-binary SP (nstring / literal8)`). A part with an unknown
+//! Content-Transfer-Encoding is left out of its FETCH response and the command ends
+//! `NO [UNKNOWN-CTE]` (the other messages and items are still sent); a multipart section
+//! ends it `NO`, a part the message does not have is `NIL`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,7 +27,7 @@ use imap_codec::imap_types::response::Data;
 use imap_codec::imap_types::sequence::SequenceSet;
 use rampart_model::{Flag, FlagChange, ImapMessage};
 
-use super::extension::Modifiers;
+use super::extension::{BinaryItem, Modifiers};
 use super::{respond, Flow, Session, OUT_FLUSH};
 use crate::render;
 
@@ -34,6 +44,10 @@ impl Session {
             MacroOrMessageDataItemNames::Macro(mac) => expand(mac),
             MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
         };
+        if m.fetch_placeholder && !uid {
+            // The `UID` only stood in for extension items the codec cannot decode.
+            names.retain(|n| *n != MessageDataItemName::Uid);
+        }
         if uid && !names.contains(&MessageDataItemName::Uid) {
             names.insert(0, MessageDataItemName::Uid);
         }
@@ -45,37 +59,42 @@ impl Session {
             return Ok(self.bad(tag, "Select a mailbox first"));
         };
         let positions = match sel.view.resolve(set, uid) {
+            _ if m.saved_empty => Vec::new(),
             Ok(p) => p,
             Err(_) => return Ok(self.bad(tag, "Invalid message sequence number")),
         };
         let id = sel.info.id;
         let read_only = sel.read_only;
-        let needs_raw = names.iter().any(|n| {
-            matches!(
-                n,
-                MessageDataItemName::Body
-                    | MessageDataItemName::BodyExt { .. }
-                    | MessageDataItemName::BodyStructure
-                    | MessageDataItemName::Envelope
-                    | MessageDataItemName::Rfc822
-                    | MessageDataItemName::Rfc822Header
-                    | MessageDataItemName::Rfc822Text
-            )
-        });
-        let sets_seen = !read_only
-            && names.iter().any(|n| {
+        let needs_raw = !m.binary.is_empty()
+            || names.iter().any(|n| {
                 matches!(
                     n,
-                    MessageDataItemName::BodyExt { peek: false, .. }
+                    MessageDataItemName::Body
+                        | MessageDataItemName::BodyExt { .. }
+                        | MessageDataItemName::BodyStructure
+                        | MessageDataItemName::Envelope
                         | MessageDataItemName::Rfc822
+                        | MessageDataItemName::Rfc822Header
                         | MessageDataItemName::Rfc822Text
                 )
             });
+        let sets_seen = !read_only
+            && (m.binary.iter().any(|b| !b.peek && !b.size)
+                || names.iter().any(|n| {
+                    matches!(
+                        n,
+                        MessageDataItemName::BodyExt { peek: false, .. }
+                            | MessageDataItemName::Rfc822
+                            | MessageDataItemName::Rfc822Text
+                    )
+                }));
         let store = self.ctx.store.clone();
         let rows = match self.rows().await {
             Ok(r) => r,
             Err(e) => return Ok(self.store_failed(tag, "fetch", &e)),
         };
+        // The first BINARY item that could not be given (the others still are, RFC 3516 §4.2).
+        let mut binary_failure: Option<render::BinaryError> = None;
         // Rows this FETCH changed (\Seen), newer than the cached ones.
         let mut changed: HashMap<u32, ImapMessage> = HashMap::new();
         // Mark \Seen first, so the data and the new flags go out together.
@@ -147,6 +166,12 @@ impl Session {
                 None
             };
             let seen_changed = seen_now.contains(&msg_uid);
+            let binary = match &raw {
+                Some(raw) if !m.binary.is_empty() => {
+                    binary_items(raw, &m.binary, &mut binary_failure)
+                }
+                _ => Vec::new(),
+            };
             let line = fetch_line(
                 p as u32 + 1,
                 row,
@@ -155,6 +180,7 @@ impl Session {
                 raw.as_ref(),
                 seen_changed,
                 with_modseq,
+                &binary,
             );
             self.emit(line).await?;
         }
@@ -162,7 +188,20 @@ impl Session {
         // RFC 9051 §7.5.1: no EXPUNGE during FETCH by sequence number.
         self.refresh(uid).await?;
         let command = if uid { "UID FETCH" } else { "FETCH" };
-        Ok(self.ok(tag, None, &format!("{command} completed")))
+        Ok(match binary_failure {
+            None => self.ok(tag, None, &format!("{command} completed")),
+            Some(render::BinaryError::UnknownCte(_)) => self.no(
+                tag,
+                Some(respond::RespCode::ext("UNKNOWN-CTE")),
+                "Unknown Content-Transfer-Encoding; the part cannot be fetched as BINARY",
+            ),
+            Some(render::BinaryError::Undecodable) => self.no(
+                tag,
+                Some(respond::RespCode::ext("PARSE")),
+                "The part's Content-Transfer-Encoding does not decode",
+            ),
+            Some(_) => self.no(tag, None, "BINARY of a multipart section is not defined"),
+        })
     }
 
     /// Queues one response line; a large one (a big literal) is written straight through.
@@ -197,7 +236,50 @@ fn expand(mac: Macro) -> Vec<MessageDataItemName<'static>> {
     }
 }
 
-/// One `* n FETCH (...)` response.
+/// The BINARY items of one message as response text (` BINARY[1] {n}\r\n...`, each with a
+/// leading space). A part that cannot be given is left out and noted in `failure`; a part
+/// the message does not have is `NIL`.
+fn binary_items(
+    raw: &[u8],
+    items: &[BinaryItem],
+    failure: &mut Option<render::BinaryError>,
+) -> Vec<u8> {
+    let message = render::MimeMessage::new(raw);
+    let mut out = Vec::new();
+    for item in items {
+        let name = item.response_name();
+        let value = if item.size {
+            message
+                .binary_size(&item.part)
+                .map(|n| n.to_string().into_bytes())
+        } else {
+            message.binary(&item.part, item.partial).map(|data| {
+                // RFC 3516: literal8 (`~{n}`) when the content has NUL, which a literal
+                // cannot carry.
+                let tilde = if data.contains(&0) { "~" } else { "" };
+                let mut v = format!("{tilde}{{{}}}\r\n", data.len()).into_bytes();
+                v.extend_from_slice(&data);
+                v
+            })
+        };
+        let value = match value {
+            Ok(v) => v,
+            Err(render::BinaryError::NoSuchPart) => b"NIL".to_vec(),
+            Err(e) => {
+                failure.get_or_insert(e);
+                continue;
+            }
+        };
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(&value);
+    }
+    out
+}
+
+/// One `* n FETCH (...)` response; `binary` is spliced in at the end as it is.
+#[allow(clippy::too_many_arguments)]
 fn fetch_line(
     seq: u32,
     row: &ImapMessage,
@@ -206,6 +288,7 @@ fn fetch_line(
     raw: Option<&Bytes>,
     seen_changed: bool,
     with_modseq: bool,
+    binary: &[u8],
 ) -> Vec<u8> {
     let empty = Bytes::new();
     let raw = raw.unwrap_or(&empty);
@@ -289,15 +372,24 @@ fn fetch_line(
     let Some(seq) = NonZeroU32::new(seq) else {
         return Vec::new();
     };
+    let mut tail = extra.join(" ").into_bytes();
+    tail.extend_from_slice(
+        binary
+            .strip_prefix(b" ")
+            .filter(|_| tail.is_empty())
+            .unwrap_or(binary),
+    );
     let mut line = Vec::new();
     match NonEmptyVec::try_from(items) {
         Ok(items) => {
             respond::data(&mut line, Data::Fetch { seq, items });
-            respond::splice_list_tail(&mut line, &extra.join(" "));
+            respond::splice_list_tail_bytes(&mut line, &tail);
         }
         Err(_) => {
-            // Only extension items were asked for (INTERNALDATE, MODSEQ).
-            line.extend_from_slice(format!("* {seq} FETCH ({})\r\n", extra.join(" ")).as_bytes());
+            // Only extension items were asked for (INTERNALDATE, MODSEQ, BINARY).
+            line.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+            line.extend_from_slice(&tail);
+            line.extend_from_slice(b")\r\n");
         }
     }
     line

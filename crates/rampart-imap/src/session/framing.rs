@@ -142,6 +142,14 @@ pub(crate) fn head(msg: &[u8]) -> (Option<&str>, Vec<u8>) {
     (tag, name)
 }
 
+/// Whether a line's announcement is a literal8 (`~{n}`, RFC 3516), which imap-codec 1.0 does
+/// not decode (an APPEND with one is taken by the extension parser).
+pub(crate) fn is_literal8(line: &[u8]) -> bool {
+    line.iter()
+        .rposition(|&b| b == b'{')
+        .is_some_and(|open| open > 0 && line[open - 1] == b'~')
+}
+
 /// Whether the command being framed is an APPEND, whose message literal may be large.
 pub(crate) fn is_append(msg: &[u8]) -> bool {
     head(msg).1 == b"APPEND"

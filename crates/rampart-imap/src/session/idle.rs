@@ -84,6 +84,10 @@ impl Session {
                     if self.selected.is_some() {
                         self.refresh(true).await?;
                     }
+                    if let Some(why) = self.bye.take() {
+                        respond::bye(&mut self.out, None, why);
+                        return Ok(Flow::Close);
+                    }
                     self.flush().await?;
                 }
                 Event::Timeout => {

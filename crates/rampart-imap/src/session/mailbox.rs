@@ -667,6 +667,7 @@ impl Session {
             view,
             vanished: false,
             rows: None,
+            saved: Vec::new(),
         });
         let code = if read_only {
             Code::ReadOnly

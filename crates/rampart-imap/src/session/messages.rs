@@ -48,6 +48,13 @@ enum AppendData {
 }
 
 impl AppendRequest {
+    /// An APPEND whose message is `data` of the command buffer (a literal8 the codec did not
+    /// decode itself; see [`Extended::Append8`](super::extension::Extended::Append8)).
+    pub(crate) fn with_data(mut self, data: Range<usize>) -> Self {
+        self.message = AppendData::Range(data);
+        self
+    }
+
     pub(crate) fn take(cmd: Command<'_>, msg: &[u8]) -> Self {
         let tag = cmd.tag.inner().to_string();
         let CommandBody::Append {
@@ -110,6 +117,7 @@ impl Session {
             return Ok(self.no(tag, None, "Mailbox is read-only"));
         }
         let positions = match sel.view.resolve(set, uid) {
+            _ if m.saved_empty => Vec::new(),
             Ok(p) => p,
             Err(_) => return Ok(self.bad(tag, "Invalid message sequence number")),
         };
@@ -247,6 +255,12 @@ impl Session {
         if let Some(cs) = &charset {
             let cs = cs.as_ref();
             if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+                if m.search_return.is_some_and(|r| r.save) {
+                    // RFC 5182 §2.1: a SEARCH with SAVE that fails empties the saved result.
+                    if let Some(sel) = self.selected.as_mut() {
+                        sel.saved.clear();
+                    }
+                }
                 let allowed = ["UTF-8", "US-ASCII"]
                     .into_iter()
                     .filter_map(|c| Charset::try_from(c).ok())
@@ -268,6 +282,7 @@ impl Session {
         };
         let content = render::needs_content(&criteria);
         let mut hits: Vec<u32> = Vec::new();
+        let mut hit_uids: Vec<u32> = Vec::new();
         let n = {
             let Some(sel) = self.selected.as_ref() else {
                 return Ok(self.bad(tag, "Select a mailbox first"));
@@ -315,13 +330,36 @@ impl Session {
             };
             if render::matches(&criteria, &input, max_seq, max_uid) {
                 hits.push(if uid { row.uid } else { p as u32 + 1 });
+                hit_uids.push(row.uid);
             }
         }
         drop(rows);
+        if let Some(r) = m.search_return.filter(|r| r.save) {
+            // RFC 5182 §2.1: with MIN and/or MAX, only those are saved. Sequence numbers and
+            // UIDs rise together, so the first and last hits are both.
+            let saved = if r.min || r.max {
+                let mut s = Vec::new();
+                if r.min {
+                    s.extend(hit_uids.first());
+                }
+                if r.max {
+                    s.extend(hit_uids.last());
+                }
+                s.dedup();
+                s
+            } else {
+                std::mem::take(&mut hit_uids)
+            };
+            if let Some(sel) = self.selected.as_mut() {
+                sel.saved = saved;
+            }
+        }
         match m.search_return.or(self.rev2.then(|| SearchReturn {
             all: true,
             ..Default::default()
         })) {
+            // RFC 5182 §2.1: `RETURN (SAVE)` alone answers no ESEARCH.
+            Some(r) if r.save && !(r.min || r.max || r.all || r.count) => {}
             Some(r) => {
                 let mut line = format!("* ESEARCH (TAG \"{}\")", tag.inner());
                 if uid {
@@ -365,6 +403,7 @@ impl Session {
         mailbox: Mailbox<'_>,
         uid: bool,
         is_move: bool,
+        saved_empty: bool,
     ) -> std::io::Result<Flow> {
         let command = match (uid, is_move) {
             (false, false) => "COPY",
@@ -382,6 +421,7 @@ impl Session {
             return Ok(self.no(tag, None, "Mailbox is read-only"));
         }
         let positions = match sel.view.resolve(set, uid) {
+            _ if saved_empty => Vec::new(),
             Ok(p) => p,
             Err(_) => return Ok(self.bad(tag, "Invalid message sequence number")),
         };

@@ -186,6 +186,11 @@ pub(crate) fn greeting(out: &mut Vec<u8>, code: Option<Code<'_>>, msg: &str) {
 /// Adds `extra` (space-separated items, ours) to the parenthesised list that ends an encoded
 /// untagged response (`* 3 FETCH (...)`, `* STATUS x (...)`).
 pub(crate) fn splice_list_tail(line: &mut Vec<u8>, extra: &str) {
+    splice_list_tail_bytes(line, extra.as_bytes());
+}
+
+/// [`splice_list_tail`] for bytes (a literal's data may be anything).
+pub(crate) fn splice_list_tail_bytes(line: &mut Vec<u8>, extra: &[u8]) {
     if extra.is_empty() || !line.ends_with(b")\r\n") {
         return;
     }
@@ -195,7 +200,7 @@ pub(crate) fn splice_list_tail(line: &mut Vec<u8>, extra: &str) {
     if needs_space {
         insert.push(b' ');
     }
-    insert.extend_from_slice(extra.as_bytes());
+    insert.extend_from_slice(extra);
     line.splice(at..at, insert);
 }
 

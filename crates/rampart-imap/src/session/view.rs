@@ -41,6 +41,10 @@ pub(crate) struct Selected {
     /// The store's rows, kept between the commands of a burst (a client syncing message by
     /// message) and dropped when the session goes quiet; see [`Session::rows`].
     pub rows: Option<Rows>,
+    /// The saved search result (SEARCHRES, RFC 5182) as UIDs, ascending: what `$` names.
+    /// Kept as UIDs so an expunge simply removes its messages from it; a new selection starts
+    /// with an empty one (the `Selected` is new).
+    pub saved: Vec<u32>,
 }
 
 /// The selected mailbox's rows as of one `(uidnext, highest_modseq, exists)` state.
@@ -364,8 +368,22 @@ impl Session {
         let id = sel.info.id;
         let mut changed: Vec<(u32, u64)> = Vec::new();
         let before = sel.view.len();
+        let account = self.user.as_ref().map(|u| u.account.clone());
         if !sel.vanished {
             match store.meta().mailbox_state(id).await {
+                Ok((_, modseq, _))
+                    if modseq != sel.view.modseq
+                        && replaced(&store, account.as_ref(), &sel.info).await =>
+                {
+                    // RFC 9051 §2.3.1.1: the UIDs this session knows are no longer valid, and
+                    // there is no way to tell a client so while it stays selected; end the
+                    // session (as Dovecot does) and let it select the mailbox anew.
+                    tracing::info!(mailbox = id, "selected mailbox renamed or replaced");
+                    sel.vanished = true;
+                    self.bye = Some(
+                        "Selected mailbox was renamed (UIDVALIDITY changed); reconnect and select it again",
+                    );
+                }
                 Ok((uidnext, modseq, exists)) => {
                     let view = &mut sel.view;
                     if modseq != view.modseq || exists != view.visible() || uidnext != view.uidnext
@@ -437,6 +455,28 @@ impl Session {
             self.out.extend_from_slice(&line);
         }
         Ok(())
+    }
+}
+
+/// Whether the selected mailbox `info` is no longer what its name names: renamed away (the
+/// name is gone or is another mailbox now) or renamed and back (same id, new UIDVALIDITY).
+/// The store keeps a mailbox's id across RENAME and raises its `highest_modseq`, so this is
+/// asked only when the mod-sequence moved. A store error is not a rename.
+async fn replaced(
+    store: &rampart_store::Mailstore,
+    account: Option<&rampart_model::EmailAddress>,
+    info: &MailboxInfo,
+) -> bool {
+    let Some(account) = account else {
+        return false;
+    };
+    match store.meta().mailbox(account, &info.name).await {
+        Ok(Some(now)) => now.id != info.id || now.uidvalidity != info.uidvalidity,
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, mailbox = info.id, "cannot look up the selected mailbox");
+            false
+        }
     }
 }
 

@@ -293,6 +293,12 @@ impl Client {
 
     /// One response line (with any literal it announces), without the final CRLF; `None` at EOF.
     pub async fn line(&mut self) -> Option<String> {
+        let out = self.line_bytes().await?;
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// [`Client::line`] as bytes (literals may hold anything, `~{n}` literal8 included).
+    pub async fn line_bytes(&mut self) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         loop {
             let mut buf = Vec::new();
@@ -301,11 +307,7 @@ impl Client {
                 .expect("server answers in time")
                 .ok()?;
             if n == 0 {
-                return if out.is_empty() {
-                    None
-                } else {
-                    Some(String::from_utf8_lossy(&out).into_owned())
-                };
+                return if out.is_empty() { None } else { Some(out) };
             }
             out.extend_from_slice(&buf);
             let text = String::from_utf8_lossy(&buf).into_owned();
@@ -319,8 +321,10 @@ impl Client {
                 out.extend_from_slice(&data);
                 continue;
             }
-            let s = String::from_utf8_lossy(&out).into_owned();
-            return Some(s.trim_end_matches("\r\n").to_string());
+            if out.ends_with(b"\r\n") {
+                out.truncate(out.len() - 2);
+            }
+            return Some(out);
         }
     }
 
