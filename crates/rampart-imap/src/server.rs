@@ -2,11 +2,10 @@
 //! runs one session (the `session` module) per connection (the TLS handshake happens in the
 //! session's task, never on the accept loop), and drains sessions on shutdown.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_auth::login::Login;
@@ -99,42 +98,6 @@ pub struct ImapServer {
     ctx: Arc<ImapContext>,
 }
 
-/// Connections per peer address; the slot goes back when the session ends.
-#[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-struct IpSlot {
-    table: Arc<PerIp>,
-    ip: IpAddr,
-}
-
-impl PerIp {
-    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(ip).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(IpSlot {
-            table: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut map = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = map.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
-}
-
 impl ImapServer {
     /// Binds the listener now, so a port conflict is reported before anything else starts.
     pub async fn bind(addr: &str, ctx: ImapContext) -> std::io::Result<Self> {
@@ -157,7 +120,7 @@ impl ImapServer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limits = &self.ctx.limits;
         let total = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-        let per_ip = Arc::new(PerIp::default());
+        let per_ip = Arc::new(rampart_model::PerAddress::default());
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {

@@ -18,6 +18,7 @@ pub mod config;
 mod event;
 mod hold;
 mod identity;
+mod limits;
 mod login;
 mod mailbox;
 mod verdict;
@@ -31,6 +32,7 @@ pub use identity::{
     ApiSession, AppPassword, Challenge, ChallengeKind, ChallengeStatus, PolicyRecord, SourceBlock,
     TotpState, Trust, TrustKind, UnknownName,
 };
+pub use limits::{AddressSlot, PerAddress};
 pub use login::{Protocol, UnknownProtocol};
 pub use mailbox::{
     canonical_mailbox_name, is_valid_keyword, normalize_mailbox_name, Account, AccountId, Alias,

@@ -1,9 +1,8 @@
 //! The listener: accepts connections, enforces connection limits, runs sessions, and drains them
 //! on shutdown.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -17,42 +16,6 @@ use crate::session::{Session, SessionContext};
 pub struct SmtpServer {
     listener: TcpListener,
     ctx: Arc<SessionContext>,
-}
-
-/// Connections per peer address; the guard gives the slot back when the session ends.
-#[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-struct IpSlot {
-    table: Arc<PerIp>,
-    ip: IpAddr,
-}
-
-impl PerIp {
-    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(ip).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(IpSlot {
-            table: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut map = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = map.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
 }
 
 impl SmtpServer {
@@ -76,7 +39,7 @@ impl SmtpServer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limits = &self.ctx.limits;
         let total = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-        let per_ip = Arc::new(PerIp::default());
+        let per_ip = Arc::new(rampart_model::PerAddress::default());
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {
