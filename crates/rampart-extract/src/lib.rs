@@ -233,6 +233,16 @@ impl Extraction {
     }
 }
 
+/// The visible text of an HTML body that is already decoded to UTF-8 (mail-parser decodes every
+/// part): a byte-order mark tells the extractor so, or a `<meta charset=big5>` in the page would
+/// decode it a second time into garbage.
+pub fn extract_decoded_html(html: &str, limits: &Limits) -> Extraction {
+    let mut page = Vec::with_capacity(html.len() + 3);
+    page.extend_from_slice(b"\xEF\xBB\xBF");
+    page.extend_from_slice(html.as_bytes());
+    extract(&page, Some("body.html"), limits)
+}
+
 /// Extracts the text of `bytes`, a file called `name` if known. Total: any bytes yield an
 /// [`Extraction`], within [`Limits`].
 pub fn extract(bytes: &[u8], name: Option<&str>, limits: &Limits) -> Extraction {
@@ -633,5 +643,19 @@ mod tests {
         assert_eq!(base_name("C:\\tmp\\q3.xlsx"), "q3.xlsx");
         assert_eq!(extension("Q3.XLSX"), Some("xlsx".into()));
         assert_eq!(extension("noext"), None);
+    }
+}
+
+#[cfg(test)]
+mod decoded_html_tests {
+    use super::*;
+
+    #[test]
+    fn decoded_html_is_not_decoded_again_by_its_meta_charset() {
+        let html =
+            "<html><head><meta charset=\"big5\"></head><body><p>季度報告 合約</p></body></html>";
+        let ex = extract_decoded_html(html, &Limits::default());
+        let text: String = ex.texts.iter().map(|t| t.text.as_str()).collect();
+        assert!(text.contains("季度報告 合約"), "{text:?}");
     }
 }

@@ -22,6 +22,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub sending: SendingConfig,
     pub alerts: AlertsConfig,
+    pub archive: ArchiveConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
 }
 
@@ -41,6 +43,8 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             sending: SendingConfig::default(),
             alerts: AlertsConfig::default(),
+            archive: ArchiveConfig::default(),
+            audit: AuditConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -667,6 +671,135 @@ impl Default for AlertsConfig {
             syslog: None,
             dedup_minutes: 60,
             max_per_minute: 20,
+        }
+    }
+}
+
+/// The mail archive (journal): every message accepted inbound or sent outbound, kept for its
+/// retention period whatever users delete, searchable by auditors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Journal accepted and sent mail. Off, nothing new is archived (entries already there keep
+    /// their retention).
+    pub enabled: bool,
+    /// Days an archived message is kept (2557: seven years).
+    pub retention_days: u32,
+    /// Longer or shorter retention for some domains or departments. A message concerning several
+    /// accounts is kept for the longest period any of them needs.
+    pub rules: Vec<RetentionRule>,
+    /// The search index, relative to the data directory. Rebuilt from the archive when missing.
+    pub index_dir: PathBuf,
+    /// How often `serve` runs the archive retention job, in seconds.
+    pub retention_interval_secs: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig {
+            enabled: true,
+            retention_days: 2557,
+            rules: Vec::new(),
+            index_dir: PathBuf::from("archive-index"),
+            retention_interval_secs: 86_400,
+        }
+    }
+}
+
+/// Retention for one domain or one department (set exactly one of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    pub days: u32,
+}
+
+impl ArchiveConfig {
+    /// Days an entry concerning these accounts (address, department) is kept: the longest rule
+    /// any of them matches (a department rule before a domain rule), the default for the rest.
+    pub fn retention_days_for<'a>(
+        &self,
+        parties: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> u32 {
+        let mut days: Option<u32> = None;
+        let mut any = false;
+        for (address, department) in parties {
+            any = true;
+            let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            let by_department = department.and_then(|dep| {
+                self.rules
+                    .iter()
+                    .filter(|r| {
+                        r.department
+                            .as_deref()
+                            .is_some_and(|d| d.eq_ignore_ascii_case(dep))
+                    })
+                    .map(|r| r.days)
+                    .max()
+            });
+            let by_domain = || {
+                self.rules
+                    .iter()
+                    .filter(|r| {
+                        r.domain
+                            .as_deref()
+                            .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+                    })
+                    .map(|r| r.days)
+                    .max()
+            };
+            let d = by_department
+                .or_else(by_domain)
+                .unwrap_or(self.retention_days);
+            days = Some(days.map_or(d, |x| x.max(d)));
+        }
+        if !any {
+            return self.retention_days;
+        }
+        days.unwrap_or(self.retention_days)
+    }
+
+    /// Rules must name exactly one of domain or department.
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.domain.is_some() == r.department.is_some() {
+                return Err(format!(
+                    "archive.rules[{i}]: set exactly one of `domain` or `department`"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tamper-evident audit trail: every event is hash-chained in the store; checkpoints of the
+/// chain are signed with an Ed25519 key; a forwarder copies events to a SIEM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The Ed25519 signing key (PKCS#8), relative to the data directory; created on first use
+    /// with mode 0600. Keep a copy of its public key (`rampart audit key`) somewhere the server
+    /// cannot write, and verify with `--public-key`.
+    pub signing_key: PathBuf,
+    /// Sign a checkpoint at least this often while events arrive, in seconds.
+    pub checkpoint_secs: u64,
+    /// Forward every event, in order and at least once, as one JSON line appended to this file.
+    pub forward_jsonl: Option<PathBuf>,
+    /// Forward every event to syslog (RFC 5424): a Unix socket path (`/dev/log`) or
+    /// `udp:HOST:PORT`.
+    pub forward_syslog: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key: PathBuf::from("audit/signing.key"),
+            checkpoint_secs: 300,
+            forward_jsonl: None,
+            forward_syslog: None,
         }
     }
 }

@@ -67,10 +67,18 @@ pub enum EventKind {
     MailboxDeleted,
     MessageCopied,
     MessageMoved,
+    AuditExported,
+    ArchiveSearched,
+    ArchiveExported,
+    ArchiveViewed,
+    ArchivePurged,
+    LegalHoldPlaced,
+    LegalHoldReleased,
+    RoleChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 57] = [
+    pub const ALL: [EventKind; 65] = [
         EventKind::DomainAdded,
         EventKind::DomainRemoved,
         EventKind::AccountCreated,
@@ -128,6 +136,14 @@ impl EventKind {
         EventKind::MailboxDeleted,
         EventKind::MessageCopied,
         EventKind::MessageMoved,
+        EventKind::AuditExported,
+        EventKind::ArchiveSearched,
+        EventKind::ArchiveExported,
+        EventKind::ArchiveViewed,
+        EventKind::ArchivePurged,
+        EventKind::LegalHoldPlaced,
+        EventKind::LegalHoldReleased,
+        EventKind::RoleChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -189,6 +205,14 @@ impl EventKind {
             EventKind::MailboxDeleted => "mailbox_deleted",
             EventKind::MessageCopied => "message_copied",
             EventKind::MessageMoved => "message_moved",
+            EventKind::AuditExported => "audit_exported",
+            EventKind::ArchiveSearched => "archive_searched",
+            EventKind::ArchiveExported => "archive_exported",
+            EventKind::ArchiveViewed => "archive_viewed",
+            EventKind::ArchivePurged => "archive_purged",
+            EventKind::LegalHoldPlaced => "legal_hold_placed",
+            EventKind::LegalHoldReleased => "legal_hold_released",
+            EventKind::RoleChanged => "role_changed",
         }
     }
 

@@ -14,6 +14,7 @@
 
 mod address;
 mod clock;
+pub mod compliance;
 pub mod config;
 mod event;
 mod hold;
@@ -25,6 +26,9 @@ mod verdict;
 
 pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use compliance::{
+    ArchiveEntry, ArchivePurge, AuditEntry, Checkpoint, Journal, LegalHold, LegalHoldKind, Role,
+};
 pub use config::Config;
 pub use event::{Event, EventKind};
 pub use hold::{Hold, HoldKind, HoldStatus, NewHold};

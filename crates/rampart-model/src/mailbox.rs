@@ -56,6 +56,9 @@ pub struct Account {
     /// step-up verification or an administrator releases it.
     #[serde(default)]
     pub sending_held_at: Option<Timestamp>,
+    /// What the account may do beyond its own mailbox.
+    #[serde(default)]
+    pub role: crate::Role,
 }
 
 impl Account {

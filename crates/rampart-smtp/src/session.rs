@@ -638,6 +638,7 @@ impl Session {
         let summary = summarize(&body);
         let from = tx.from.as_ref().map(|a| a.to_string()).unwrap_or_default();
         let mut folder = Folder::Inbox;
+        let mut verdict = None;
         let mut raw = match self.ctx.scanner.clone() {
             None => body,
             Some(scanner) => {
@@ -673,6 +674,7 @@ impl Session {
                     Action::Junk => folder = Folder::Junk,
                     Action::Accept | Action::Tag => {}
                 }
+                verdict = Some(verdict_note(&report));
                 scanner.apply(&report, &body)
             }
         };
@@ -685,7 +687,20 @@ impl Session {
         match self
             .ctx
             .store
-            .deliver(message, &tx.accounts, folder, "smtp")
+            .deliver_journaled(
+                message,
+                &tx.accounts,
+                folder,
+                &[],
+                rampart_model::Journal {
+                    direction: rampart_model::compliance::journal::INBOUND,
+                    mail_from: from.clone(),
+                    recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
+                    parties: Vec::new(),
+                    verdict,
+                },
+                "smtp",
+            )
             .await
         {
             Ok(stored) => {
@@ -906,4 +921,22 @@ impl Session {
         self.conn = BufReader::with_capacity(16 * 1024, Box::new(tls));
         Ok(true)
     }
+}
+
+/// The scan's decision as the delivery event records it: action, score and the findings that
+/// scored, so the audit trail shows why mail went to Junk or was tagged.
+fn verdict_note(report: &rampart_scan::ScanReport) -> String {
+    let mut names: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.score != 0.0)
+        .map(|f| f.name.as_str())
+        .collect();
+    names.truncate(12);
+    format!(
+        "action={} score={:.1} findings={}",
+        report.action,
+        report.score,
+        names.join(",")
+    )
 }

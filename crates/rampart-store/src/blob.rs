@@ -47,9 +47,20 @@ struct FsBlobs {
 impl FsBlobStore {
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(root.join("tmp"))?;
-        // Leftovers of writes interrupted by a crash: never referenced, safe to drop.
+        // Leftovers of writes interrupted by a crash: never referenced, safe to drop. Only old
+        // ones: an admin command opening the store beside a running server must not delete a
+        // blob the server is writing right now.
+        let stale = SystemTime::now() - Duration::from_secs(3600);
         for entry in fs::read_dir(root.join("tmp"))? {
-            let _ = fs::remove_file(entry?.path());
+            let entry = entry?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t < stale)
+                .unwrap_or(true);
+            if old {
+                let _ = fs::remove_file(entry.path());
+            }
         }
         Ok(FsBlobStore {
             inner: Arc::new(FsBlobs {

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
+pub mod backup;
 mod blob;
 mod error;
 mod mailstore;

@@ -2,9 +2,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use std::collections::BTreeSet;
+
+use rampart_model::compliance::journal;
+use rampart_model::config::ArchiveConfig;
+use rampart_model::{ArchiveEntry, ArchivePurge, BlobId};
 use rampart_model::{
-    Clock, Direction, EmailAddress, Flag, Folder, Hold, ImapMessage, MessageId, MessageMeta,
-    NewHold, OutboundEntry, QuarantineEntry, Timestamp,
+    Clock, Direction, EmailAddress, Flag, Folder, Hold, ImapMessage, Journal, MessageId,
+    MessageMeta, NewHold, OutboundEntry, QuarantineEntry, Timestamp,
 };
 
 use crate::{
@@ -19,6 +24,8 @@ pub struct Mailstore {
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     deleted_days: u32,
+    /// Journal accepted and sent mail into the archive (`[archive] enabled`).
+    archive: bool,
 }
 
 /// What one purge run removed.
@@ -50,7 +57,23 @@ impl Mailstore {
             blobs,
             clock,
             deleted_days,
+            archive: true,
         }
+    }
+
+    /// Whether new mail is journaled into the archive (on unless `[archive] enabled = false`).
+    pub fn with_archive(mut self, on: bool) -> Self {
+        self.archive = on;
+        self
+    }
+
+    pub fn archives(&self) -> bool {
+        self.archive
+    }
+
+    /// The blob store, for readers of archived and restored bytes.
+    pub fn blobs(&self) -> &dyn BlobStore {
+        &*self.blobs
     }
 
     /// The embedded layout: `<dir>/meta.sqlite` and `<dir>/blobs/`.
@@ -104,6 +127,36 @@ impl Mailstore {
         flags: &[Flag],
         actor: &str,
     ) -> Result<Vec<MessageMeta>, StoreError> {
+        let journal = Journal {
+            direction: if folder == Folder::Sent {
+                journal::OUTBOUND
+            } else {
+                journal::INBOUND
+            },
+            mail_from: String::new(),
+            recipients: if folder == Folder::Sent {
+                Vec::new()
+            } else {
+                recipients.iter().map(|r| r.to_string()).collect()
+            },
+            parties: Vec::new(),
+            verdict: None,
+        };
+        self.deliver_journaled(message, recipients, folder, flags, journal, actor)
+            .await
+    }
+
+    /// [`Mailstore::deliver_with_flags`] with the envelope the archive records (the SMTP paths
+    /// know it; the plain `deliver` journals what it can see).
+    pub async fn deliver_journaled(
+        &self,
+        message: NewMessage,
+        recipients: &[EmailAddress],
+        folder: Folder,
+        flags: &[Flag],
+        journal: Journal,
+        actor: &str,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
         if recipients.is_empty() {
             return Err(StoreError::Invalid("a delivery needs a recipient".into()));
         }
@@ -116,6 +169,8 @@ impl Mailstore {
             accounts: recipients.to_vec(),
             folder,
             flags: flags.to_vec(),
+            journal: Some(journal),
+            archive: self.archive,
         };
         self.meta
             .insert_messages(&filing, self.clock.now(), actor)
@@ -194,6 +249,7 @@ impl Mailstore {
             mail_from: mail_from.to_string(),
             recipients: recipients.to_vec(),
             account,
+            journal: self.archive,
         };
         self.meta.enqueue_outbound(&item, self.clock.now()).await
     }
@@ -251,6 +307,7 @@ impl Mailstore {
             summary: message.summary,
             score,
             report,
+            journal: self.archive,
         };
         self.meta.quarantine(&item, self.clock.now(), actor).await
     }
@@ -375,6 +432,40 @@ impl Mailstore {
             cutoff,
             orphans: orphans.len(),
         })
+    }
+}
+
+impl Mailstore {
+    /// An archived message and its bytes, exactly as journaled.
+    pub async fn archived_raw(&self, id: i64) -> Result<(ArchiveEntry, Bytes), StoreError> {
+        let entry = self
+            .meta
+            .archive_entry(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("archived message {id}")))?;
+        let raw = self.blobs.get(&entry.blob).await?;
+        Ok((entry, raw))
+    }
+
+    /// The archive retention job: removes entries past retention that no legal hold covers (see
+    /// [`MetaStore::purge_archive`]), then the blobs nothing references any more.
+    pub async fn purge_archive(
+        &self,
+        config: &ArchiveConfig,
+        search_held: &BTreeSet<i64>,
+        indexed_up_to: i64,
+        actor: &str,
+    ) -> Result<(ArchivePurge, usize), StoreError> {
+        let report = self
+            .meta
+            .purge_archive(config, search_held, indexed_up_to, self.clock.now(), actor)
+            .await?;
+        let candidates: Vec<BlobId> = report.removed.iter().map(|(_, b)| b.clone()).collect();
+        let unused = self.meta.unreferenced_blobs(candidates).await?;
+        for blob in &unused {
+            self.blobs.delete(blob).await?;
+        }
+        Ok((report, unused.len()))
     }
 }
 

@@ -1,7 +1,11 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use rampart_model::{
+    config::ArchiveConfig, ArchiveEntry, ArchivePurge, AuditEntry, Checkpoint, Journal, LegalHold,
+    LegalHoldKind, Role,
+};
 use rampart_model::{
     Account, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus, Direction, Domain,
     EmailAddress, Event, EventKind, Flag, FlagChange, Folder, Hold, HoldStatus, ImapMessage,
@@ -102,6 +106,13 @@ pub struct Filing {
     pub folder: Folder,
     /// Flags the new entries start with (e.g. `\\Seen` on a `Sent` copy).
     pub flags: Vec<Flag>,
+    /// Journal the message into the archive in the same transaction (accepted inbound mail,
+    /// sent copies); `None` for filings that are not new mail (a release from quarantine was
+    /// journaled when it was quarantined).
+    pub journal: Option<Journal>,
+    /// Journal into the archive (`[archive] enabled`); without it the journal only lends its
+    /// verdict to the delivery events.
+    pub archive: bool,
 }
 
 /// A stored blob to file into one IMAP mailbox (APPEND).
@@ -128,6 +139,8 @@ pub struct NewOutbound {
     pub mail_from: String,
     pub recipients: Vec<EmailAddress>,
     pub account: EmailAddress,
+    /// Journal it into the archive in the same transaction.
+    pub journal: bool,
 }
 
 /// What one delivery attempt found for one queue row.
@@ -170,6 +183,8 @@ pub struct NewQuarantine {
     pub score: f32,
     /// The scan report, JSON.
     pub report: String,
+    /// Journal it into the archive in the same transaction.
+    pub journal: bool,
 }
 
 /// How an address resolves for delivery.
@@ -194,6 +209,13 @@ pub struct EventFilter {
     pub subject: Option<String>,
     /// Only events at or after this moment.
     pub since: Option<Timestamp>,
+    /// Only events before this moment.
+    pub until: Option<Timestamp>,
+    pub actor: Option<String>,
+    /// Only events with a larger id (paging, forwarding).
+    pub after_id: Option<i64>,
+    /// Oldest first (export, forwarding) instead of newest first.
+    pub ascending: bool,
     pub limit: Option<usize>,
 }
 
@@ -583,6 +605,65 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Event, StoreError>;
     /// Newest first.
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    // ---- Compliance: the audit chain, roles, the archive journal, legal holds.
+
+    /// Chain rows after `after_id` in id order, exactly as stored (for verification).
+    async fn audit_entries(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The last event's id and chain hash (hex), if any event exists.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint, StoreError>;
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Sets what an account may do (`role_changed`).
+    async fn set_role(
+        &self,
+        account: &EmailAddress,
+        role: Role,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Account, StoreError>;
+    /// Journaled messages after `after_id`, in id order, with the accounts they concern.
+    async fn archive_entries(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ArchiveEntry>, StoreError>;
+    async fn archive_entry(&self, id: i64) -> Result<Option<ArchiveEntry>, StoreError>;
+    /// Ids of the archive entries that concern a local account.
+    async fn archive_ids_of(&self, address: &EmailAddress) -> Result<Vec<i64>, StoreError>;
+    /// (entries, bytes) in the archive.
+    async fn archive_stats(&self) -> Result<(u64, u64), StoreError>;
+    /// Removes entries past their retention (`archive_purged`), keeping what a legal hold covers:
+    /// people under hold, the ids in `search_held`, and, while any search hold exists, entries
+    /// after `indexed_up_to` (the search index has not judged them yet). The caller deletes the
+    /// blobs nothing references any more and drops the ids from the search index.
+    async fn purge_archive(
+        &self,
+        config: &ArchiveConfig,
+        search_held: &BTreeSet<i64>,
+        indexed_up_to: i64,
+        now: Timestamp,
+        actor: &str,
+    ) -> Result<ArchivePurge, StoreError>;
+    async fn place_legal_hold(
+        &self,
+        kind: LegalHoldKind,
+        target: &str,
+        reason: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError>;
+    async fn release_legal_hold(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError>;
+    async fn legal_holds(&self, active_only: bool) -> Result<Vec<LegalHold>, StoreError>;
 
     // ---- Identities and login-risk state. The store never sees a clear secret: passwords come
     // as argon2id PHC strings, tokens and app passwords as SHA-256 hex, both computed by the

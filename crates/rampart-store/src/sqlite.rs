@@ -6,13 +6,17 @@
 //! `synchronous=FULL`) has reached the disk. Reads use a small pool of connections; WAL lets them
 //! run beside the writer, and beside other processes (the admin CLI) on the same file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rampart_model::{
+    config::ArchiveConfig, ArchiveEntry, ArchivePurge, AuditEntry, Checkpoint, LegalHold,
+    LegalHoldKind, Role,
+};
 use rampart_model::{
     Account, AccountId, Alias, ApiSession, AppPassword, BlobId, Challenge, ChallengeStatus,
     Direction, Domain, EmailAddress, Event, EventKind, Flag, FlagChange, Folder, Hold, HoldStatus,
@@ -29,6 +33,7 @@ use crate::meta::{
 };
 use crate::StoreError;
 
+mod compliance;
 mod holds;
 mod identity;
 mod imap;
@@ -311,6 +316,54 @@ UPDATE accounts SET last_uidvalidity =
 CREATE INDEX messages_live_by_uid ON messages(mailbox_id, uid) WHERE deleted_at IS NULL;
 CREATE INDEX messages_live_by_modseq ON messages(mailbox_id, modseq) WHERE deleted_at IS NULL;
 "#,
+    // 9: compliance. The audit chain (a hash per event row, signed checkpoints), account roles,
+    // the archive journal (one row per distinct blob, the local accounts it concerned) and legal
+    // holds. Hashes of older rows and the append-only triggers are added in Rust after this runs
+    // (`compliance::seal`).
+    r#"
+ALTER TABLE events ADD COLUMN hash TEXT;
+CREATE INDEX events_by_at ON events(at);
+CREATE INDEX events_by_actor ON events(actor, id);
+CREATE INDEX events_by_kind ON events(kind, id);
+CREATE TABLE audit_checkpoints(
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'user'
+    CHECK(role IN ('user', 'admin', 'auditor'));
+CREATE TABLE archive(
+    id INTEGER PRIMARY KEY,
+    blob TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    mail_from TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    from_addr TEXT NOT NULL,
+    subject TEXT NOT NULL
+);
+CREATE INDEX archive_by_at ON archive(at);
+CREATE TABLE archive_parties(
+    archive_id INTEGER NOT NULL REFERENCES archive(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    PRIMARY KEY(archive_id, address)
+) WITHOUT ROWID;
+CREATE INDEX archive_parties_by_address ON archive_parties(address);
+CREATE TABLE legal_holds(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK(kind IN ('person', 'search')),
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    released_at INTEGER,
+    released_by TEXT
+);
+"#,
 ];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -342,7 +395,10 @@ impl SqliteMetaStore {
     /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let writer = open_connection(path)?;
-        migrate(&writer)?;
+        let before = migrate(&writer)?;
+        // Events written before the chain existed are chained once, by the migration that
+        // introduced it; never later (that would launder rows someone blanked).
+        compliance::seal(&writer, before < 9)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("rampart-meta-writer".into())
@@ -412,7 +468,8 @@ impl SqliteMetaStore {
     }
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+/// Brings the schema up to date; returns the version it found.
+fn migrate(conn: &Connection) -> Result<usize, StoreError> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Invalid(format!(
@@ -426,7 +483,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             i + 1
         ))?;
     }
-    Ok(())
+    Ok(version)
 }
 
 fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
@@ -489,12 +546,16 @@ fn row_to_account(r: &Row<'_>) -> rusqlite::Result<Account> {
         password_reset_required: r.get::<_, i64>("password_reset_required")? != 0,
         step_up_required: r.get::<_, i64>("step_up_required")? != 0,
         sending_held_at: r.get::<_, Option<i64>>("sending_held_at")?.map(Timestamp),
+        role: r
+            .get::<_, String>("role")?
+            .parse()
+            .map_err(|e: String| bad(0, e))?,
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "id, address, name, department, level, quota_bytes, used_bytes, \
      password_hash, disabled, created_at, contained_at, contain_reason, password_reset_required, \
-     step_up_required, sending_held_at";
+     step_up_required, sending_held_at, role";
 
 fn account_by_address(conn: &Connection, address: &str) -> Result<Option<Account>, StoreError> {
     Ok(conn
@@ -565,12 +626,9 @@ fn insert_event(
     detail: BTreeMap<String, String>,
 ) -> Result<Event, StoreError> {
     let json = serde_json::to_string(&detail).map_err(|e| StoreError::Backend(e.to_string()))?;
-    conn.prepare_cached(
-        "INSERT INTO events(at, kind, actor, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![at.0, kind.as_str(), actor, subject, json])?;
+    let id = compliance::append_event(conn, at, kind.as_str(), actor, subject, &json)?;
     Ok(Event {
-        id: conn.last_insert_rowid(),
+        id,
         at,
         kind,
         actor: actor.to_string(),
@@ -1106,7 +1164,10 @@ impl MetaStore for SqliteMetaStore {
         let actor = actor.to_string();
         self.write(move |conn| {
             let mut stmt = conn.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.deleted_at IS NOT NULL AND m.deleted_at <= ?1 ORDER BY m.id"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.deleted_at IS NOT NULL AND m.deleted_at <= ?1 \
+                 AND m.account_id NOT IN (SELECT a.id FROM accounts a JOIN legal_holds h \
+                     ON h.kind = 'person' AND h.released_at IS NULL AND h.target = a.address) \
+                 ORDER BY m.id"
             ))?;
             let expired: Vec<MessageMeta> =
                 stmt.query_map([cutoff.0], row_to_message)?.collect::<Result<_, _>>()?;
@@ -1348,6 +1409,31 @@ impl MetaStore for SqliteMetaStore {
                 ],
             )?;
             let id = conn.last_insert_rowid();
+            if item.journal {
+                let recipients: Vec<String> =
+                    item.recipients.iter().map(|r| r.to_string()).collect();
+                let journal = rampart_model::Journal {
+                    direction: direction_name(item.direction),
+                    mail_from: item.mail_from.clone(),
+                    recipients: recipients.clone(),
+                    parties: Vec::new(),
+                    verdict: None,
+                };
+                let local: Vec<String> = match item.direction {
+                    Direction::Inbound => recipients,
+                    Direction::Outbound => local_party(conn, &item.mail_from)?,
+                };
+                compliance::journal(
+                    conn,
+                    &item.blob,
+                    item.size,
+                    at,
+                    &journal,
+                    &item.summary.from,
+                    &item.summary.subject,
+                    &local,
+                )?;
+            }
             for rcpt in &item.recipients {
                 insert_event(
                     conn,
@@ -1414,6 +1500,8 @@ impl MetaStore for SqliteMetaStore {
                 accounts,
                 folder,
                 flags: Vec::new(),
+                journal: None,
+                archive: false,
             };
             let delivered = file_messages(conn, &filing, at, &actor)?;
             for rcpt in &entry.recipients {
@@ -1546,6 +1634,26 @@ impl MetaStore for SqliteMetaStore {
                     remote: None,
                     delay_notified: false,
                 });
+            }
+            if item.journal {
+                let journal = rampart_model::Journal {
+                    direction: rampart_model::compliance::journal::OUTBOUND,
+                    mail_from: item.mail_from.clone(),
+                    recipients: item.recipients.iter().map(|r| r.to_string()).collect(),
+                    parties: vec![item.account.to_string()],
+                    verdict: None,
+                };
+                let summary = crate::MessageSummary::default();
+                compliance::journal(
+                    conn,
+                    &item.blob,
+                    item.size,
+                    at,
+                    &journal,
+                    &summary.from,
+                    &summary.subject,
+                    &[],
+                )?;
             }
             Ok(out)
         })
@@ -1713,7 +1821,23 @@ impl MetaStore for SqliteMetaStore {
                 sql.push_str(" AND at >= ?");
                 args.push(Value::Integer(since.0));
             }
-            sql.push_str(" ORDER BY id DESC LIMIT ?");
+            if let Some(until) = filter.until {
+                sql.push_str(" AND at < ?");
+                args.push(Value::Integer(until.0));
+            }
+            if let Some(actor) = filter.actor {
+                sql.push_str(" AND actor = ?");
+                args.push(Value::Text(actor));
+            }
+            if let Some(after) = filter.after_id {
+                sql.push_str(" AND id > ?");
+                args.push(Value::Integer(after));
+            }
+            sql.push_str(if filter.ascending {
+                " ORDER BY id ASC LIMIT ?"
+            } else {
+                " ORDER BY id DESC LIMIT ?"
+            });
             args.push(Value::Integer(filter.limit.map(|l| l as i64).unwrap_or(-1)));
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
@@ -1742,6 +1866,131 @@ impl MetaStore for SqliteMetaStore {
             Ok(events)
         })
         .await
+    }
+
+    async fn audit_entries(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |conn| compliance::audit_entries(conn, after_id, limit))
+            .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.read(compliance::audit_head).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint, StoreError> {
+        let checkpoint = checkpoint.clone();
+        self.write(move |conn| compliance::add_checkpoint(conn, &checkpoint))
+            .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.read(compliance::checkpoints).await
+    }
+
+    async fn set_role(
+        &self,
+        account: &EmailAddress,
+        role: Role,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<Account, StoreError> {
+        let (account, actor) = (account.clone(), actor.to_string());
+        self.write(move |conn| {
+            let before = require_account(conn, &account)?;
+            conn.execute(
+                "UPDATE accounts SET role = ?1 WHERE id = ?2",
+                params![role.as_str(), before.id.0],
+            )?;
+            insert_event(
+                conn,
+                EventKind::RoleChanged,
+                at,
+                &actor,
+                Some(account.as_str()),
+                detail([("from", before.role.to_string()), ("to", role.to_string())]),
+            )?;
+            require_account(conn, &account)
+        })
+        .await
+    }
+
+    async fn archive_entries(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ArchiveEntry>, StoreError> {
+        self.read(move |conn| compliance::archive_entries(conn, after_id, limit))
+            .await
+    }
+
+    async fn archive_entry(&self, id: i64) -> Result<Option<ArchiveEntry>, StoreError> {
+        self.read(move |conn| compliance::archive_entry(conn, id))
+            .await
+    }
+
+    async fn archive_ids_of(&self, address: &EmailAddress) -> Result<Vec<i64>, StoreError> {
+        let address = address.to_string();
+        self.read(move |conn| compliance::archive_ids_of(conn, &address))
+            .await
+    }
+
+    async fn archive_stats(&self) -> Result<(u64, u64), StoreError> {
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT count(*), coalesce(sum(size), 0) FROM archive",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )?)
+        })
+        .await
+    }
+
+    async fn purge_archive(
+        &self,
+        config: &ArchiveConfig,
+        search_held: &BTreeSet<i64>,
+        indexed_up_to: i64,
+        now: Timestamp,
+        actor: &str,
+    ) -> Result<ArchivePurge, StoreError> {
+        let (config, held, actor) = (config.clone(), search_held.clone(), actor.to_string());
+        self.write(move |conn| {
+            compliance::purge_archive(conn, &config, &held, indexed_up_to, now, &actor)
+        })
+        .await
+    }
+
+    async fn place_legal_hold(
+        &self,
+        kind: LegalHoldKind,
+        target: &str,
+        reason: &str,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError> {
+        let (target, reason, actor) = (target.to_string(), reason.to_string(), actor.to_string());
+        self.write(move |conn| compliance::place_hold(conn, kind, &target, &reason, at, &actor))
+            .await
+    }
+
+    async fn release_legal_hold(
+        &self,
+        id: i64,
+        at: Timestamp,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError> {
+        let actor = actor.to_string();
+        self.write(move |conn| compliance::release_hold(conn, id, at, &actor))
+            .await
+    }
+
+    async fn legal_holds(&self, active_only: bool) -> Result<Vec<LegalHold>, StoreError> {
+        self.read(move |conn| compliance::legal_holds(conn, active_only))
+            .await
     }
 
     async fn set_password(
@@ -2139,6 +2388,8 @@ fn file_messages(
         accounts,
         folder,
         flags,
+        journal,
+        archive,
     } = filing;
     let flag_bits: u32 = flags.iter().fold(0, |acc, f| acc | f.bit());
     let (size, folder) = (*size, *folder);
@@ -2169,17 +2420,21 @@ fn file_messages(
         let id = MessageId(conn.last_insert_rowid());
         conn.prepare_cached("UPDATE accounts SET used_bytes = used_bytes + ?1 WHERE id = ?2")?
             .execute(params![size as i64, account.id.0])?;
+        let mut fields = detail([
+            ("id", id.to_string()),
+            ("folder", folder.to_string()),
+            ("blob", blob.0.clone()),
+        ]);
+        if let Some(verdict) = journal.as_ref().and_then(|j| j.verdict.as_ref()) {
+            fields.insert("verdict".into(), verdict.clone());
+        }
         insert_event(
             conn,
             EventKind::MessageDelivered,
             at,
             actor,
             Some(address.as_str()),
-            detail([
-                ("id", id.to_string()),
-                ("folder", folder.to_string()),
-                ("blob", blob.0.clone()),
-            ]),
+            fields,
         )?;
         stored.push(MessageMeta {
             id,
@@ -2199,7 +2454,35 @@ fn file_messages(
             recoverable_until: None,
         });
     }
+    if let Some(journal) = journal.as_ref().filter(|_| *archive) {
+        let filed: Vec<String> = accounts.iter().map(|a| a.to_string()).collect();
+        compliance::journal(
+            conn,
+            blob,
+            size,
+            at,
+            journal,
+            &summary.from,
+            &summary.subject,
+            &filed,
+        )?;
+    }
     Ok(stored)
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Inbound => rampart_model::compliance::journal::INBOUND,
+        Direction::Outbound => rampart_model::compliance::journal::OUTBOUND,
+    }
+}
+
+/// `[address]` when it is a local account, else nothing.
+fn local_party(conn: &Connection, address: &str) -> Result<Vec<String>, StoreError> {
+    let address = address.trim().to_ascii_lowercase();
+    Ok(account_by_address(conn, &address)?
+        .map(|a| vec![a.address.to_string()])
+        .unwrap_or_default())
 }
 
 /// Whether any message row, or any quarantine entry still held, needs the blob.
@@ -2209,7 +2492,8 @@ fn blob_in_use(conn: &Connection, blob: &str) -> Result<bool, StoreError> {
             "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1) \
              OR EXISTS(SELECT 1 FROM quarantine WHERE blob = ?1 AND status = 'held') \
              OR EXISTS(SELECT 1 FROM outbound_queue WHERE blob = ?1 AND status IN ('queued', 'sending', 'held')) \
-             OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status IN ('held', 'released'))",
+             OR EXISTS(SELECT 1 FROM holds WHERE blob = ?1 AND status IN ('held', 'released')) \
+             OR EXISTS(SELECT 1 FROM archive WHERE blob = ?1)",
         )?
         .query_row([blob], |r| r.get(0))?)
 }
@@ -2343,6 +2627,76 @@ mod tests {
     /// visible messages are counted, everything starts at mod-sequence 1 and subscribed, and
     /// new UIDVALIDITY values stay above the old ones.
     #[tokio::test]
+    async fn migration_9_chains_the_events_written_before_it_and_seals_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..8] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 8;
+                 INSERT INTO events(id, at, kind, actor, subject, detail) VALUES
+                   (1, 5, 'domain_added', 'cli:root', NULL, '{\"domain\":\"example.com\"}'),
+                   (2, 6, 'account_created', 'cli:root', 'a@example.com', '{}');",
+            )
+            .unwrap();
+        }
+        let store = SqliteMetaStore::open(&path).unwrap();
+        let entries = store.audit_entries(0, 10).await.unwrap();
+        let mut prev = crate::audit::GENESIS;
+        for e in &entries {
+            prev = crate::audit::entry_hash(
+                &prev,
+                e.id,
+                e.at.0,
+                &e.kind,
+                &e.actor,
+                e.subject.as_deref(),
+                &e.detail,
+            );
+            assert_eq!(e.hash.as_deref(), Some(hex::encode(prev).as_str()));
+        }
+        let next = store
+            .record_event(
+                EventKind::PolicyChanged,
+                Timestamp(7),
+                "cli",
+                None,
+                BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.id, 3);
+        let head = store.audit_head().await.unwrap().unwrap();
+        let third = &store.audit_entries(2, 1).await.unwrap()[0];
+        assert_eq!(
+            head.1,
+            hex::encode(crate::audit::entry_hash(
+                &prev,
+                3,
+                7,
+                "policy_changed",
+                "cli",
+                None,
+                &third.detail
+            ))
+        );
+        drop(store);
+        // Blanking hashes and reopening must not re-chain (that would launder edits).
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TRIGGER events_no_update; UPDATE events SET hash = NULL WHERE id = 2;",
+            )
+            .unwrap();
+        }
+        let store = SqliteMetaStore::open(&path).unwrap();
+        assert_eq!(store.audit_entries(1, 1).await.unwrap()[0].hash, None);
+    }
+
+    #[tokio::test]
     async fn migration_8_keeps_mailboxes_and_messages_written_by_version_7() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.sqlite");
@@ -2399,6 +2753,8 @@ mod tests {
             accounts: vec![alice.clone()],
             folder: Folder::Inbox,
             flags: Vec::new(),
+            journal: None,
+            archive: false,
         };
         store
             .insert_messages(&filing, Timestamp(11), "smtp")

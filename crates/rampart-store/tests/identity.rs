@@ -1292,6 +1292,7 @@ async fn login_history_lists_one_subjects_login_events_since_a_moment() {
             subject: Some("alice@example.com".into()),
             since,
             limit,
+            ..Default::default()
         };
         meta.list_events(&filter).await
     };

@@ -995,6 +995,8 @@ async fn imap_messages_reads_ten_thousand_messages_in_one_query() {
             accounts: vec![f.alice.clone(); 1111],
             folder: Folder::Inbox,
             flags: Vec::new(),
+            journal: None,
+            archive: false,
         };
         tasks.push(tokio::spawn(async move {
             store

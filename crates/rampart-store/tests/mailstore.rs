@@ -23,9 +23,17 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    archived_fixture(true).await
+}
+
+/// Without the archive, a purge frees the blobs of purged messages (with it, the archive keeps
+/// them for their retention).
+async fn archived_fixture(archive: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(T0);
-    let store = Mailstore::open_embedded(dir.path(), Arc::new(clock.clone()), 7).unwrap();
+    let store = Mailstore::open_embedded(dir.path(), Arc::new(clock.clone()), 7)
+        .unwrap()
+        .with_archive(archive);
     let meta = store.meta();
     meta.add_domain("Example.com", T0, "test").await.unwrap();
     for user in ["alice@example.com", "bob@example.com"] {
@@ -162,7 +170,7 @@ async fn refuses_to_restore_once_the_window_has_passed() {
 
 #[tokio::test]
 async fn purge_removes_only_messages_deleted_longer_ago_than_the_window() {
-    let f = fixture().await;
+    let f = archived_fixture(false).await;
     let alice = addr("alice@example.com");
     let bob = addr("bob@example.com");
     let shared = f
@@ -575,7 +583,7 @@ async fn releases_a_quarantined_message_byte_identical_into_the_inbox_once() {
 #[tokio::test]
 async fn a_held_message_keeps_its_blob_until_deleted_from_quarantine() {
     use rampart_model::Direction;
-    let f = fixture().await;
+    let f = archived_fixture(false).await;
     let rcpts = [addr("alice@example.com")];
     let held = f
         .store

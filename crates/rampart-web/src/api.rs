@@ -28,6 +28,8 @@ pub struct AppState {
     pub save_sent: bool,
     /// Where containment alerts go.
     pub alerter: rampart_alert::Alerter,
+    /// The archive's search index, for auditors (`None`: search unavailable).
+    pub archive: Option<Arc<rampart_archive::ArchiveIndex>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -56,11 +58,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/holds/{id}/release", post(release_hold))
         .route("/api/v1/holds/{id}/cancel", post(cancel_hold))
         .route("/api/v1/holds/{id}/report", post(report_hold))
+        .merge(crate::compliance::routes())
         .with_state(state)
 }
 
 /// A JSON error with a stable code.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: String,
     message: String,
@@ -69,7 +72,7 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: &str) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: &str) -> Self {
         ApiError {
             status,
             code: code.into(),
@@ -79,7 +82,7 @@ impl ApiError {
         }
     }
 
-    fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporary_failure",
@@ -247,7 +250,7 @@ async fn login(
 }
 
 /// The caller's live session, from `Authorization: Bearer rps_...`.
-struct Authed(ApiSession);
+pub(crate) struct Authed(pub(crate) ApiSession);
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;

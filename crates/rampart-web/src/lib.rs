@@ -5,6 +5,7 @@
 //! risk decision, its reasons and its event are the same whatever the door.
 
 mod api;
+mod compliance;
 mod listener;
 
 pub use api::{router, AppState};

@@ -67,6 +67,12 @@ pub enum UserCmd {
     Password {
         address: EmailAddress,
     },
+    /// What the account may do beyond its mailbox: user, admin, or auditor (reads the audit
+    /// trail and the archive, changes nothing).
+    Role {
+        address: EmailAddress,
+        role: rampart_model::Role,
+    },
     /// App passwords for mail clients: named, scoped to protocols, revocable.
     #[command(subcommand)]
     AppPassword(crate::identity_cmd::AppPasswordCmd),
@@ -198,6 +204,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             Cmd::Login(cmd) => crate::identity_cmd::login(cli, &store, cmd).await,
             Cmd::Queue(cmd) => crate::outbound_cmd::queue(cli, &store, cmd).await,
             Cmd::Account(cmd) => crate::outbound_cmd::account(cli, &store, &config, cmd).await,
+            Cmd::Audit(cmd) => crate::compliance_cmd::audit(cli, &store, &config, cmd).await,
+            Cmd::Archive(cmd) => crate::compliance_cmd::archive(cli, &store, &config, cmd).await,
+            Cmd::LegalHold(cmd) => crate::compliance_cmd::legal_hold(cli, &store, cmd).await,
             Cmd::Hold(cmd) => crate::identity_cmd::hold(cli, &store, &config, cmd).await,
             _ => unreachable!("dispatched in main"),
         }
@@ -245,6 +254,7 @@ struct AccountView<'a> {
     used_bytes: u64,
     disabled: bool,
     has_password: bool,
+    role: &'static str,
     created_at: String,
 }
 
@@ -259,6 +269,7 @@ impl<'a> From<&'a Account> for AccountView<'a> {
             used_bytes: a.used_bytes,
             disabled: a.disabled,
             has_password: a.has_password,
+            role: a.role.as_str(),
             created_at: rfc3339(a.created_at),
         }
     }
@@ -402,6 +413,14 @@ async fn user(cli: &Cli, store: &Mailstore, cmd: &UserCmd) -> anyhow::Result<()>
         | UserCmd::Sessions { .. }
         | UserCmd::Revoke { .. }
         | UserCmd::MfaReset { .. } => crate::identity_cmd::user(cli, store, cmd).await,
+        UserCmd::Role { address, role } => {
+            let account = store.meta().set_role(address, *role, now, &actor()).await?;
+            done(
+                cli,
+                &AccountView::from(&account),
+                &format!("{address} is now {role}"),
+            )
+        }
         UserCmd::Disable { address } | UserCmd::Enable { address } => {
             let disable = matches!(cmd, UserCmd::Disable { .. });
             let account = store

@@ -67,6 +67,10 @@ fn validate(config: &Config) -> anyhow::Result<()> {
     if !matches!(config.log.format.as_str(), "text" | "json") {
         anyhow::bail!("log.format must be \"text\" or \"json\"");
     }
+    config.archive.validate().map_err(anyhow::Error::msg)?;
+    if config.audit.checkpoint_secs == 0 {
+        anyhow::bail!("audit.checkpoint_secs must be at least 1");
+    }
     Ok(())
 }
 
@@ -341,6 +345,27 @@ external_recipients_per_day = 2000
 # syslog = "/dev/log"      # or "udp:127.0.0.1:514"
 dedup_minutes = 60
 max_per_minute = 20
+
+[archive]
+# Every message accepted inbound or sent outbound is journaled once (deduplicated by content)
+# into an archive users cannot alter, and kept this many days whatever they delete.
+enabled = true
+retention_days = 2557
+# Per domain or department (one of the two per rule); the longest matching period wins:
+# [[archive.rules]]
+# department = "Legal"
+# days = 3652
+index_dir = "archive-index"
+retention_interval_secs = 86400
+
+[audit]
+# Events are hash-chained; a checkpoint of the chain is signed with this Ed25519 key (created
+# with mode 0600 on first use) at most every checkpoint_secs while events arrive.
+signing_key = "audit/signing.key"
+checkpoint_secs = 300
+# Copy every event to a SIEM, in order, at least once:
+# forward_jsonl = "/var/log/rampart/audit.jsonl"
+# forward_syslog = "udp:127.0.0.1:514"   # or "/dev/log"
 
 [log]
 # "text" for people, "json" for log pipelines.

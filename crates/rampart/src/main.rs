@@ -2,8 +2,13 @@
 //! crate parses arguments, loads configuration, opens the store and starts listeners.
 
 mod admin;
+mod archive_job;
+mod backup_cmd;
+mod bench_archive;
+mod bench_audit;
 mod bench_imap;
 mod bench_outbound;
+mod compliance_cmd;
 mod config;
 mod corpus;
 mod dlp_cmd;
@@ -94,11 +99,24 @@ enum Cmd {
     /// Account security: contain a compromised account, release it, show its state.
     #[command(subcommand)]
     Account(outbound_cmd::AccountCmd),
+    /// The tamper-evident audit trail: verify, checkpoint, search, export.
+    #[command(subcommand)]
+    Audit(compliance_cmd::AuditCmd),
+    /// The mail archive (journal): search, show, export, reindex, retention.
+    #[command(subcommand)]
+    Archive(compliance_cmd::ArchiveCmd),
+    /// Legal holds: suspend deletion for a person or a search.
+    #[command(subcommand, name = "legal-hold")]
+    LegalHold(compliance_cmd::LegalHoldCmd),
     /// DKIM signing keys for outbound mail: generate (prints the DNS record), list.
     #[command(subcommand)]
     Dkim(outbound_cmd::DkimCmd),
     /// Store, antivirus and signature freshness at a glance (`--json` for monitoring).
     Health,
+    /// Consistent online backup of the data directory: metadata snapshot plus blobs (incremental).
+    Backup(backup_cmd::BackupArgs),
+    /// Restore a backup into an empty data directory and verify it.
+    Restore(backup_cmd::RestoreArgs),
     /// Run the content pipeline on a message file or a labelled corpus, offline.
     /// Exit status: 0 clean, 1 spam/junk, 2 quarantine/reject, 3 error.
     Scan(scan_cmd::ScanArgs),
@@ -131,10 +149,24 @@ enum BenchCmd {
     /// Concurrent IMAP sessions (sign in, SELECT, FETCH 100 headers, IDLE) against a scratch
     /// server: throughput, latency, memory per idle session.
     Imap(bench_imap::BenchImapArgs),
+    /// Archive indexing throughput and search latency over labelled corpora.
+    Archive(bench_archive::BenchArchiveArgs),
+    /// Audit trail: durable appends to the hash chain per second, chain verification speed,
+    /// checkpoint cost.
+    Audit(bench_audit::BenchAuditArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Serve) {
+        // `rampart audit export | head` should stop quietly like any Unix tool, not panic on a
+        // closed pipe. Not for `serve`: a peer closing a socket must never kill the server.
+        #[cfg(unix)]
+        // SAFETY: restoring the default action of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match &cli.command {
         Cmd::Serve => serve::run(&cli),
         Cmd::Config(cmd) => config::run(&cli, cmd),
@@ -145,6 +177,8 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Delivery(args)) => bench_outbound::delivery(&cli, args),
         Cmd::Bench(BenchCmd::Sending(args)) => bench_outbound::sending(&cli, args),
         Cmd::Bench(BenchCmd::Imap(args)) => bench_imap::imap(&cli, args),
+        Cmd::Bench(BenchCmd::Audit(args)) => bench_audit::audit(&cli, args),
+        Cmd::Bench(BenchCmd::Archive(args)) => bench_archive::archive(&cli, args),
         Cmd::Dkim(cmd) => outbound_cmd::dkim(&cli, cmd),
         Cmd::Eval(scan_cmd::EvalCmd::Dlp(args)) => dlp_cmd::eval(&cli, args),
         Cmd::Eval(scan_cmd::EvalCmd::Login(args)) => login::eval(&cli, args),
@@ -159,6 +193,8 @@ fn main() -> ExitCode {
                 ExitCode::from(3)
             })
         }
+        Cmd::Backup(args) => backup_cmd::backup(&cli, args),
+        Cmd::Restore(args) => backup_cmd::restore(&cli, args),
         Cmd::Domain(_)
         | Cmd::User(_)
         | Cmd::Alias(_)
@@ -170,6 +206,9 @@ fn main() -> ExitCode {
         | Cmd::Login(_)
         | Cmd::Queue(_)
         | Cmd::Account(_)
+        | Cmd::Audit(_)
+        | Cmd::Archive(_)
+        | Cmd::LegalHold(_)
         | Cmd::Hold(_) => admin::run(&cli),
     };
     match result {
@@ -200,6 +239,7 @@ fn open_store(
         std::sync::Arc::new(rampart_model::SystemClock),
         config.retention.deleted_days,
     )
+    .map(|store| store.with_archive(config.archive.enabled))
     .with_context(|| format!("cannot open the store in {}", cli.data.display()))
 }
 

@@ -46,6 +46,7 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         Arc::new(SystemClock),
         config.retention.deleted_days,
     )
+    .map(|store| store.with_archive(config.archive.enabled))
     .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
     if store.meta().list_domains().await?.is_empty() {
         tracing::warn!("no local domains yet: every recipient will be refused; add one with `rampart domain add example.com`");
@@ -55,6 +56,14 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
     let tls = crate::tls::server_config(&config, &cli.data)?;
     let (stop, shutdown) = watch::channel(false);
+    let archive_dir = crate::archive_job::index_dir(&cli.data, &config.archive);
+    let archive_index = match crate::archive_job::open_for_serve(&archive_dir) {
+        Ok(index) => Some(Arc::new(index)),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "archive search index unavailable; journaling continues, search and search holds do not");
+            None
+        }
+    };
     let scanner = if config.scan.enabled {
         let org = org_directory(&store, &config.scan).await?;
         let scanner = Arc::new(
@@ -245,6 +254,7 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
             hostname: config.hostname.clone(),
             save_sent: config.submission.save_sent,
             alerter: alerter.clone(),
+            archive: archive_index.clone(),
         });
         let tls = config.http.tls.then(|| acceptor.clone());
         let shutdown = shutdown.clone();
@@ -271,6 +281,13 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.retention.purge_interval_secs.max(60)),
         shutdown.clone(),
     ));
+    let compliance_task = tokio::spawn(crate::archive_job::run_compliance(
+        store.clone(),
+        archive_index.clone(),
+        cli.data.clone(),
+        config.clone(),
+        shutdown.clone(),
+    ));
 
     wait_for_signal().await?;
     tracing::info!("shutting down: finishing in-flight transactions");
@@ -286,6 +303,8 @@ async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
     let _ = population_task.await;
     let _ = sending_task.await;
+    // Last index commit and a final signed checkpoint over everything this run recorded.
+    let _ = compliance_task.await;
     alerter.flush(Duration::from_secs(10)).await;
     tracing::info!("stopped");
     Ok(())

@@ -701,3 +701,124 @@ Join our Telegram group for live signals. Issue {i}.\r\n"
     let events = rampart.json(&["events", "list", "--kind", "spam_reported"]);
     assert_eq!(events.as_array().expect("events").len(), 3);
 }
+
+#[test]
+fn legal_holds_are_placed_listed_and_released_with_reasons() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("bob@example.com");
+    let hold = rampart.json(&[
+        "legal-hold",
+        "add",
+        "--person",
+        "Bob@Example.com",
+        "--reason",
+        "matter 2026-17",
+    ]);
+    assert_eq!(hold["kind"], "person");
+    assert_eq!(hold["target"], "bob@example.com");
+    let search = rampart.json(&[
+        "legal-hold",
+        "add",
+        "--search",
+        "from:partner.test after:2026-01-01",
+        "--reason",
+        "audit",
+    ]);
+    assert_eq!(search["kind"], "search");
+    let err = rampart.fails(&[
+        "legal-hold",
+        "add",
+        "--search",
+        "after:someday",
+        "--reason",
+        "x",
+    ]);
+    assert!(
+        err.contains("after"),
+        "a bad search is refused up front: {err}"
+    );
+    let err = rampart.fails(&[
+        "legal-hold",
+        "add",
+        "--person",
+        "bob@example.com",
+        "--reason",
+        " ",
+    ]);
+    assert!(err.contains("reason"), "{err}");
+    assert_eq!(
+        rampart
+            .json(&["legal-hold", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    rampart.ok(&["legal-hold", "release", &hold["id"].to_string()]);
+    let active = rampart.json(&["legal-hold", "list"]);
+    assert_eq!(active.as_array().unwrap().len(), 1);
+    assert_eq!(
+        rampart
+            .json(&["legal-hold", "list", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let err = rampart.fails(&["legal-hold", "release", &hold["id"].to_string()]);
+    assert!(err.contains("already released"), "{err}");
+}
+
+#[test]
+fn roles_audit_verification_and_export_from_the_command_line() {
+    let rampart = Rampart::with_domain();
+    rampart.add_user("carol@example.com");
+    let carol = rampart.json(&["user", "role", "carol@example.com", "auditor"]);
+    assert_eq!(carol["role"], "auditor");
+    let err = rampart.fails(&["user", "role", "carol@example.com", "root"]);
+    assert!(err.contains("user, admin or auditor"), "{err}");
+
+    let key = rampart.json(&["audit", "key"])["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(key.len(), 64);
+    let signed = rampart.json(&["audit", "checkpoint"]);
+    assert_eq!(signed["public_key"], key.as_str());
+    let report = rampart.json(&["audit", "verify", "--public-key", &key]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["unsigned_tail"], 0);
+    // Pinning another key: the checkpoint no longer counts as trusted (exit status 1).
+    let out = rampart.run(&["audit", "verify", "--public-key", &"ab".repeat(32)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TAMPERED"));
+
+    let found = rampart.json(&[
+        "audit",
+        "search",
+        "--kind",
+        "role_changed",
+        "--actor",
+        "cli:tester",
+    ]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["detail"]["to"], "auditor");
+    let out = rampart.data.path().join("audit.jsonl");
+    rampart.ok(&["audit", "export", "--out", out.to_str().unwrap()]);
+    let lines: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<i64> = lines.iter().map(|l| l["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>());
+    assert!(lines
+        .iter()
+        .all(|l| l["hash"].as_str().unwrap().len() == 64));
+    let exported = rampart.json(&["audit", "search", "--kind", "audit_exported"]);
+    assert_eq!(
+        exported.as_array().unwrap().len(),
+        1,
+        "the export is itself audited"
+    );
+}

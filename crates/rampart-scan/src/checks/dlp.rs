@@ -93,8 +93,7 @@ impl Check for DataLeak {
         }
         // What HTML parts show a reader, in full (the link check keeps only a prefix).
         for (i, html) in mail.html_bodies().into_iter().enumerate() {
-            let extraction =
-                rampart_extract::extract(html.as_bytes(), Some("body.html"), &self.limits);
+            let extraction = rampart_extract::extract_decoded_html(html, &self.limits);
             for t in &extraction.texts {
                 scan(&format!("html {}", i + 1), &t.text, &mut tallies);
             }

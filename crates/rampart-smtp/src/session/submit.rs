@@ -508,6 +508,15 @@ impl Session {
         let raw = Bytes::from(raw);
         let actor = authed.account.to_string();
         let store = &self.ctx.store;
+        // Local copies, the queue and the Sent copy share one blob, so the archive journals the
+        // message once, as sent by this account to every recipient.
+        let journal = rampart_model::Journal {
+            direction: rampart_model::compliance::journal::OUTBOUND,
+            mail_from: from.clone(),
+            recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
+            parties: vec![authed.account.to_string()],
+            verdict: None,
+        };
         let mut result = Ok(());
         if !tx.accounts.is_empty() {
             let message = NewMessage {
@@ -515,7 +524,14 @@ impl Session {
                 summary: summary.clone(),
             };
             result = store
-                .deliver(message, &tx.accounts, local_folder, &actor)
+                .deliver_journaled(
+                    message,
+                    &tx.accounts,
+                    local_folder,
+                    &[],
+                    journal.clone(),
+                    &actor,
+                )
                 .await
                 .map(|_| ());
         }
@@ -540,11 +556,12 @@ impl Session {
                 summary,
             };
             result = store
-                .deliver_with_flags(
+                .deliver_journaled(
                     message,
                     std::slice::from_ref(&authed.account),
                     Folder::Sent,
                     &[Flag::Seen],
+                    journal,
                     &actor,
                 )
                 .await
