@@ -41,6 +41,7 @@ def compliance(rampart, tmp_path):
     rampart.config.write_text(
         rampart.config.read_text()
         + f'[audit]\ncheckpoint_secs = 1\nforward_jsonl = "{rampart.siem}"\n'
+        + '[archive]\nindex_interval_secs = 1\n'
     )
     for user in ("alice", "bob", "carol"):
         rampart.cli("user", "password", f"{user}@example.com", stdin=(PASSWORD + "\n").encode())
@@ -50,7 +51,7 @@ def compliance(rampart, tmp_path):
     return rampart
 
 
-def wait_for(fn, what, timeout=20):
+def wait_for(fn, what, timeout=45):
     deadline = time.time() + timeout
     while time.time() < deadline:
         got = fn()

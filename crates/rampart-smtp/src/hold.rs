@@ -99,15 +99,26 @@ async fn send_on(
         }
     }
     let summary = summarize(&raw);
+    // Journaled once, as the sender's outbound message to every recipient (the local copies,
+    // the queue and the Sent copy share the blob).
+    let journal = rampart_model::Journal {
+        direction: rampart_model::compliance::journal::OUTBOUND,
+        mail_from: hold.mail_from.clone(),
+        recipients: hold.recipients.iter().map(|r| r.to_string()).collect(),
+        parties: vec![hold.account.to_string()],
+        verdict: None,
+    };
     if !local.is_empty() {
         store
-            .deliver(
+            .deliver_journaled(
                 NewMessage {
                     raw: raw.clone(),
                     summary: summary.clone(),
                 },
                 &local,
                 Folder::Inbox,
+                &[],
+                journal.clone(),
                 actor,
             )
             .await?;
@@ -125,11 +136,12 @@ async fn send_on(
     }
     if save_sent {
         store
-            .deliver_with_flags(
+            .deliver_journaled(
                 NewMessage { raw, summary },
                 std::slice::from_ref(&hold.account),
                 Folder::Sent,
                 &[Flag::Seen],
+                journal,
                 actor,
             )
             .await?;

@@ -212,8 +212,10 @@ pub struct EventFilter {
     /// Only events before this moment.
     pub until: Option<Timestamp>,
     pub actor: Option<String>,
-    /// Only events with a larger id (paging, forwarding).
+    /// Only events with a larger id (paging forwards, forwarding).
     pub after_id: Option<i64>,
+    /// Only events with a smaller id (paging backwards from the newest).
+    pub before_id: Option<i64>,
     /// Oldest first (export, forwarding) instead of newest first.
     pub ascending: bool,
     pub limit: Option<usize>,

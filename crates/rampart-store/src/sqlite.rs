@@ -1833,6 +1833,10 @@ impl MetaStore for SqliteMetaStore {
                 sql.push_str(" AND id > ?");
                 args.push(Value::Integer(after));
             }
+            if let Some(before) = filter.before_id {
+                sql.push_str(" AND id < ?");
+                args.push(Value::Integer(before));
+            }
             sql.push_str(if filter.ascending {
                 " ORDER BY id ASC LIMIT ?"
             } else {

@@ -462,12 +462,25 @@ async fn event_filters_page_by_id_time_and_actor() {
     let page = meta
         .list_events(&EventFilter {
             after_id: Some(all[2].id),
-            ..base
+            ..base.clone()
         })
         .await
         .unwrap();
     assert_eq!(
         page.iter().map(|e| e.id).collect::<Vec<_>>(),
         [all[3].id, all[4].id]
+    );
+    let back = meta
+        .list_events(&EventFilter {
+            before_id: Some(all[3].id),
+            ascending: false,
+            limit: Some(2),
+            ..base
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[2].id, all[1].id]
     );
 }

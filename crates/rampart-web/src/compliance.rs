@@ -75,7 +75,7 @@ async fn audit_events(
         None => None,
     };
     let limit = q.limit.unwrap_or(100).min(1000);
-    let mut events = st
+    let events = st
         .login
         .store()
         .meta()
@@ -85,20 +85,12 @@ async fn audit_events(
             since: q.since.map(Timestamp),
             until: q.until.map(Timestamp),
             actor: q.actor,
-            // Paging backwards: over-fetch then cut, the store pages forwards by id.
-            limit: if q.before.is_some() {
-                None
-            } else {
-                Some(limit)
-            },
+            before_id: q.before,
+            limit: Some(limit),
             ..Default::default()
         })
         .await
         .map_err(|_| ApiError::internal())?;
-    if let Some(before) = q.before {
-        events.retain(|e| e.id < before);
-        events.truncate(limit);
-    }
     Ok(Json(json!({"status": "ok", "events": events})))
 }
 

@@ -102,8 +102,9 @@ pub enum ArchiveCmd {
 pub enum LegalHoldCmd {
     /// Suspend deletion of everything a person sent or received (and their deleted mail), or of
     /// everything a search matches.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["person", "search"])))]
     Add {
-        #[arg(long, conflicts_with = "search", required_unless_present = "search")]
+        #[arg(long)]
         person: Option<EmailAddress>,
         /// An archive search, as `rampart archive search` takes it.
         #[arg(long)]
