@@ -203,6 +203,16 @@ async fn a_forged_checkpoint_or_a_replaced_key_is_caught() {
         .iter()
         .any(|p| p.what.contains("no valid signature")));
 
+    // Garbage where hex should be (multi-byte text too) is a finding, never a crash.
+    tamper(t.dir.path())
+        .execute_batch(
+            "UPDATE audit_checkpoints SET public_key = 'aéééééééééééééééé', hash = 'aüüüüüüüüüü' \
+         WHERE event_id = 50",
+        )
+        .unwrap();
+    let report = check(t.dir.path(), &trusted).await;
+    assert!(report.problems.len() >= 2, "{:?}", report.problems);
+
     // Someone replaces the key and signs their own checkpoint: valid signature, untrusted key.
     let t = trail().await;
     let other = AuditKey::load_or_create(&t.dir.path().join("other.key")).unwrap();
