@@ -101,6 +101,16 @@ def test_archive_search_is_for_auditors_and_audited_and_the_trail_verifies(compl
         status, body = api(r, "GET", "/api/v1/audit/events", token=token)
         assert status == 403
 
+    # The dashboard is the administrator's: counts from the event log, refused to others.
+    status, body = api(r, "GET", "/api/v1/admin/dashboard", token=bob)
+    assert status == 200, body
+    flow = body["dashboard"]["flow"]
+    assert sum(b["accepted"] + b["junk"] for b in flow) >= 3, flow
+    assert body["dashboard"]["logins"]["login_allowed"] >= 3
+    for token in (alice, carol):
+        status, body = api(r, "GET", "/api/v1/admin/dashboard", token=token)
+        assert status == 403 and body["code"] == "admin_only", body
+
     status, body = api(r, "GET", f"/api/v1/archive/messages/{hits[0]['id']}", token=carol)
     assert status == 200 and body["message"]["parties"] == ["alice@example.com"], body
 

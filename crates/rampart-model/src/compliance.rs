@@ -171,3 +171,44 @@ pub struct ArchivePurge {
     /// hold could cover them).
     pub unindexed: usize,
 }
+
+/// Mail flow in one time bucket, counted from the events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowBucket {
+    /// Start of the bucket (Unix seconds).
+    pub start: i64,
+    /// Mailbox deliveries to INBOX and other folders (one per recipient account).
+    pub accepted: u64,
+    /// Deliveries to Junk.
+    pub junk: u64,
+    pub quarantined: u64,
+    /// Refused in-session (content, DLP block, sending limits).
+    pub rejected: u64,
+    /// Held for verification or review (DLP, sending hold).
+    pub held: u64,
+}
+
+/// What the security dashboard shows for a time range, from the event log alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub since: i64,
+    pub until: i64,
+    pub bucket_secs: i64,
+    pub flow: Vec<FlowBucket>,
+    /// Detections and interventions by event kind (quarantine, rejects, DLP, sending control,
+    /// containment).
+    pub detections: std::collections::BTreeMap<String, u64>,
+    /// Login decisions by kind (allowed, challenged, denied, blocked).
+    pub logins: std::collections::BTreeMap<String, u64>,
+    /// Accounts with the most denied, blocked or challenged logins.
+    pub risky_accounts: Vec<RiskyCount>,
+    /// Source addresses with the most denied or blocked logins.
+    pub risky_sources: Vec<RiskyCount>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskyCount {
+    pub name: String,
+    pub denied: u64,
+    pub challenged: u64,
+}

@@ -27,7 +27,8 @@ mod verdict;
 pub use address::{AddressError, EmailAddress};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use compliance::{
-    ArchiveEntry, ArchivePurge, AuditEntry, Checkpoint, Journal, LegalHold, LegalHoldKind, Role,
+    ArchiveEntry, ArchivePurge, AuditEntry, Checkpoint, Dashboard, FlowBucket, Journal, LegalHold,
+    LegalHoldKind, RiskyCount, Role,
 };
 pub use config::Config;
 pub use event::{Event, EventKind};

@@ -666,6 +666,14 @@ pub trait MetaStore: Send + Sync + 'static {
         actor: &str,
     ) -> Result<LegalHold, StoreError>;
     async fn legal_holds(&self, active_only: bool) -> Result<Vec<LegalHold>, StoreError>;
+    /// Mail flow per `bucket_secs`, detections, login decisions and the riskiest accounts and
+    /// sources between `since` and `until`, from the event log.
+    async fn dashboard(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        bucket_secs: i64,
+    ) -> Result<rampart_model::Dashboard, StoreError>;
 
     // ---- Identities and login-risk state. The store never sees a clear secret: passwords come
     // as argon2id PHC strings, tokens and app passwords as SHA-256 hex, both computed by the

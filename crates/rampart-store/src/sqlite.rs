@@ -364,6 +364,44 @@ CREATE TABLE legal_holds(
     released_by TEXT
 );
 "#,
+    // 10: dashboard rollups, kept by `compliance::append_event` in the same transaction as each
+    // event: counts per hour and kind (Junk deliveries apart), and denied/challenged logins per
+    // day and account or source address. The dashboard reads hundreds of rows, not millions.
+    r#"
+CREATE TABLE event_rollup(
+    hour INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    junk INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY(hour, kind, junk)
+) WITHOUT ROWID;
+CREATE TABLE login_rollup(
+    day INTEGER NOT NULL,
+    who_kind TEXT NOT NULL CHECK(who_kind IN ('account', 'source')),
+    who TEXT NOT NULL,
+    denied INTEGER NOT NULL,
+    challenged INTEGER NOT NULL,
+    PRIMARY KEY(day, who_kind, who)
+) WITHOUT ROWID;
+INSERT INTO event_rollup(hour, kind, junk, n)
+    SELECT at / 3600, kind,
+        kind = 'message_delivered' AND coalesce(json_extract(detail, '$.folder'), '') = 'Junk',
+        count(*)
+    FROM events GROUP BY 1, 2, 3;
+INSERT INTO login_rollup(day, who_kind, who, denied, challenged)
+    SELECT at / 86400, 'account', subject,
+        sum(kind IN ('login_denied', 'login_blocked')), sum(kind = 'login_challenged')
+    FROM events
+    WHERE kind IN ('login_denied', 'login_blocked', 'login_challenged') AND subject IS NOT NULL
+    GROUP BY 1, 3;
+INSERT INTO login_rollup(day, who_kind, who, denied, challenged)
+    SELECT at / 86400, 'source', json_extract(detail, '$.ip'),
+        sum(kind IN ('login_denied', 'login_blocked')), sum(kind = 'login_challenged')
+    FROM events
+    WHERE kind IN ('login_denied', 'login_blocked', 'login_challenged')
+        AND json_extract(detail, '$.ip') IS NOT NULL
+    GROUP BY 1, 3;
+"#,
 ];
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -1989,6 +2027,16 @@ impl MetaStore for SqliteMetaStore {
     ) -> Result<LegalHold, StoreError> {
         let actor = actor.to_string();
         self.write(move |conn| compliance::release_hold(conn, id, at, &actor))
+            .await
+    }
+
+    async fn dashboard(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        bucket_secs: i64,
+    ) -> Result<rampart_model::Dashboard, StoreError> {
+        self.read(move |conn| compliance::dashboard(conn, since, until, bucket_secs))
             .await
     }
 

@@ -484,3 +484,116 @@ async fn event_filters_page_by_id_time_and_actor() {
         [all[2].id, all[1].id]
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_flow_per_bucket_detections_logins_and_risky_sources() {
+    let f = fixture().await;
+    let meta = f.store.meta();
+    // Hour-aligned, so two hours are exactly two buckets.
+    let base = Timestamp((T0.0 / 3600 + 1) * 3600);
+    let at = |mins: i64| Timestamp(base.0 + mins * 60);
+    let ev =
+        |kind: EventKind, t: Timestamp, subject: Option<&'static str>, pairs: &[(&str, &str)]| {
+            let detail = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let meta = f.store.meta();
+            async move {
+                meta.record_event(kind, t, "test", subject, detail)
+                    .await
+                    .unwrap();
+            }
+        };
+    ev(
+        EventKind::MessageDelivered,
+        at(1),
+        Some("alice@example.com"),
+        &[("folder", "INBOX")],
+    )
+    .await;
+    ev(
+        EventKind::MessageDelivered,
+        at(2),
+        Some("bob@example.com"),
+        &[("folder", "Junk")],
+    )
+    .await;
+    ev(
+        EventKind::MessageDelivered,
+        at(61),
+        Some("bob@example.com"),
+        &[("folder", "INBOX")],
+    )
+    .await;
+    ev(
+        EventKind::MessageQuarantined,
+        at(62),
+        Some("bob@example.com"),
+        &[],
+    )
+    .await;
+    ev(EventKind::MessageRejected, at(63), None, &[]).await;
+    ev(EventKind::DlpHeld, at(64), Some("alice@example.com"), &[]).await;
+    for _ in 0..3 {
+        ev(
+            EventKind::LoginDenied,
+            at(5),
+            Some("carol@example.com"),
+            &[("ip", "203.0.113.9")],
+        )
+        .await;
+    }
+    ev(
+        EventKind::LoginChallenged,
+        at(6),
+        Some("bob@example.com"),
+        &[("ip", "198.51.100.7")],
+    )
+    .await;
+    ev(
+        EventKind::LoginAllowed,
+        at(7),
+        Some("alice@example.com"),
+        &[("ip", "192.0.2.1")],
+    )
+    .await;
+    // Outside the range: not counted.
+    ev(
+        EventKind::MessageDelivered,
+        at(200),
+        Some("bob@example.com"),
+        &[("folder", "INBOX")],
+    )
+    .await;
+
+    let d = meta.dashboard(base, at(120), 3600).await.unwrap();
+    assert_eq!(d.flow.len(), 2);
+    assert_eq!((d.flow[0].accepted, d.flow[0].junk), (1, 1));
+    let second = &d.flow[1];
+    assert_eq!(
+        (
+            second.accepted,
+            second.quarantined,
+            second.rejected,
+            second.held
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(d.detections["message_quarantined"], 1);
+    assert_eq!(d.detections["dlp_held"], 1);
+    assert_eq!(d.logins["login_denied"], 3);
+    assert_eq!(d.logins["login_allowed"], 1);
+    assert_eq!(d.risky_accounts[0].name, "carol@example.com");
+    assert_eq!(
+        (d.risky_accounts[0].denied, d.risky_accounts[1].challenged),
+        (3, 1)
+    );
+    assert_eq!(d.risky_sources[0].name, "203.0.113.9");
+    assert!(
+        d.risky_sources.iter().all(|s| s.name != "192.0.2.1"),
+        "allowed logins are not risky"
+    );
+    assert!(meta.dashboard(base, base, 3600).await.is_err());
+    assert!(meta.dashboard(base, at(120), 1).await.is_err());
+}

@@ -22,12 +22,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit/events", get(audit_events))
         .route("/api/v1/archive/search", get(archive_search))
         .route("/api/v1/archive/messages/{id}", get(archive_message))
+        .route("/api/v1/admin/dashboard", get(dashboard))
         .route("/api/v1/mail/deleted", get(deleted))
         .route("/api/v1/mail/deleted/{id}/restore", post(restore))
 }
 
-/// The account behind the session must be an auditor.
-async fn require_auditor(st: &AppState, s: &ApiSession) -> Result<(), ApiError> {
+/// The account behind the session must hold `role` (and be neither disabled nor contained):
+/// checked on the server for every call, from the store, so a role change or containment takes
+/// effect on the next request.
+async fn require_role(st: &AppState, s: &ApiSession, role: Role) -> Result<(), ApiError> {
     let account = st
         .login
         .store()
@@ -36,13 +39,63 @@ async fn require_auditor(st: &AppState, s: &ApiSession) -> Result<(), ApiError> 
         .await
         .map_err(|_| ApiError::internal())?;
     match account {
-        Some(a) if a.role == Role::Auditor && !a.disabled && a.contained_at.is_none() => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auditor_only",
-            "The audit trail and the archive are for the auditor role.",
-        )),
+        Some(a) if a.role == role && !a.disabled && a.contained_at.is_none() => Ok(()),
+        _ => Err(match role {
+            Role::Auditor => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "auditor_only",
+                "The audit trail and the archive are for the auditor role.",
+            ),
+            _ => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                "This is for administrators.",
+            ),
+        }),
     }
+}
+
+async fn require_auditor(st: &AppState, s: &ApiSession) -> Result<(), ApiError> {
+    require_role(st, s, Role::Auditor).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DashboardQuery {
+    /// Unix seconds; default: 24 hours before `until`.
+    since: Option<i64>,
+    /// Unix seconds; default: now.
+    until: Option<i64>,
+    /// Bucket length in seconds; default: an hour.
+    bucket: Option<i64>,
+}
+
+/// The security dashboard's numbers: mail flow over time, detections by type, login decisions,
+/// the riskiest accounts and sources (administrators).
+async fn dashboard(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Query(q): Query<DashboardQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_role(&st, &s, Role::Admin).await?;
+    let store = st.login.store();
+    let until = q.until.unwrap_or(store.now().0);
+    let since = q.since.unwrap_or(until - Timestamp::DAY);
+    let started = std::time::Instant::now();
+    let dash = store
+        .meta()
+        .dashboard(Timestamp(since), Timestamp(until), q.bucket.unwrap_or(3600))
+        .await
+        .map_err(|e| match e {
+            rampart_store::StoreError::Invalid(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_range", &m)
+            }
+            _ => ApiError::internal(),
+        })?;
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(Json(
+        json!({"status": "ok", "took_ms": took_ms, "dashboard": dash}),
+    ))
 }
 
 #[derive(Deserialize, Default)]

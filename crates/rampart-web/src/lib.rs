@@ -1,4 +1,5 @@
-//! Rampart's HTTP server. Today: the JSON login API (`/api/v1/auth/...`), served over rustls.
+//! Rampart's HTTP server. Today: the JSON API (`/api/v1/...`, described at
+//! `/api/v1/openapi.json`), served over rustls with security headers on every answer.
 //! The admin console and webmail arrive later on the same router.
 //!
 //! Every login goes through [`rampart_auth::login::Login`], the same flow SMTP AUTH uses, so a
@@ -7,6 +8,7 @@
 mod api;
 mod compliance;
 mod listener;
+mod openapi;
 
 pub use api::{router, AppState};
 pub use listener::TlsListener;

@@ -145,3 +145,154 @@ async fn run(args: &BenchAuditArgs, quiet: bool) -> anyhow::Result<AuditReport> 
         db_bytes,
     })
 }
+
+#[derive(Args)]
+pub struct BenchDashboardArgs {
+    /// Events in the log (a realistic mix over `days`).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Days the events spread over.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Times each dashboard query runs.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct DashboardReport {
+    events: usize,
+    fill_secs: f64,
+    /// The whole range, hourly buckets.
+    all_ms_p50: f64,
+    all_ms_p95: f64,
+    /// The last 24 hours, hourly.
+    day_ms_p50: f64,
+    day_ms_p95: f64,
+    buckets: usize,
+}
+
+/// `rampart bench dashboard`: the dashboard's query over a large event log.
+pub fn dashboard(cli: &Cli, args: &BenchDashboardArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(run_dashboard(args, cli.json))?;
+    if cli.json {
+        return crate::output::json(&report);
+    }
+    println!(
+        "{} events over {} days written in {:.1} s",
+        report.events, args.days, report.fill_secs
+    );
+    println!(
+        "dashboard, whole range ({} hourly buckets): p50 {:.0} ms, p95 {:.0} ms",
+        report.buckets, report.all_ms_p50, report.all_ms_p95
+    );
+    println!(
+        "dashboard, last 24 hours: p50 {:.1} ms, p95 {:.1} ms",
+        report.day_ms_p50, report.day_ms_p95
+    );
+    Ok(())
+}
+
+async fn run_dashboard(args: &BenchDashboardArgs, quiet: bool) -> anyhow::Result<DashboardReport> {
+    let dir = tempfile::tempdir()?;
+    let store = Mailstore::open_embedded(dir.path(), Arc::new(SystemClock), 7)?;
+    let now = store.now().0;
+    let span = args.days.max(1) * 86_400;
+    let writers = 256usize;
+    let per = args.events.div_ceil(writers);
+    let bar = crate::corpus::progress((per * writers) as u64, "events", quiet);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(writers);
+    for w in 0..writers {
+        let store = store.clone();
+        let bar = bar.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per {
+                let n = w * per + i;
+                // Spread evenly over the span; a mail-heavy mix as a busy organisation has.
+                let at = rampart_model::Timestamp(
+                    now - span + (n as i64 * span) / (per * writers) as i64,
+                );
+                let user = format!("user{}@example.com", n % 5000);
+                let (kind, detail) = match n % 100 {
+                    0..=59 => (
+                        EventKind::MessageDelivered,
+                        vec![("folder", "INBOX".to_string())],
+                    ),
+                    60..=69 => (
+                        EventKind::MessageDelivered,
+                        vec![("folder", "Junk".to_string())],
+                    ),
+                    70..=71 => (EventKind::MessageQuarantined, vec![]),
+                    72 => (EventKind::MessageRejected, vec![]),
+                    73 => (EventKind::DlpHeld, vec![]),
+                    74..=89 => (
+                        EventKind::LoginAllowed,
+                        vec![("ip", format!("10.0.{}.{}", n % 200, n % 250))],
+                    ),
+                    90..=93 => (
+                        EventKind::LoginChallenged,
+                        vec![("ip", format!("198.51.100.{}", n % 250))],
+                    ),
+                    94..=97 => (
+                        EventKind::LoginDenied,
+                        vec![("ip", format!("203.0.113.{}", n % 250))],
+                    ),
+                    _ => (EventKind::MessageSubmitted, vec![]),
+                };
+                let detail = detail
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                store
+                    .meta()
+                    .record_event(kind, at, "bench", Some(&user), detail)
+                    .await?;
+                bar.inc(1);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    bar.finish_and_clear();
+    let fill_secs = started.elapsed().as_secs_f64();
+    let time = |since: i64| {
+        let store = store.clone();
+        async move {
+            let mut ms = Vec::with_capacity(args.runs);
+            let mut buckets = 0;
+            for _ in 0..args.runs.max(1) {
+                let t = Instant::now();
+                let d = store
+                    .meta()
+                    .dashboard(
+                        rampart_model::Timestamp(since),
+                        rampart_model::Timestamp(now + 1),
+                        3600,
+                    )
+                    .await?;
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                buckets = d.flow.len();
+            }
+            ms.sort_by(f64::total_cmp);
+            let pick = |q: f64| ms[((ms.len() - 1) as f64 * q) as usize];
+            anyhow::Ok((pick(0.5), pick(0.95), buckets))
+        }
+    };
+    let (all_ms_p50, all_ms_p95, buckets) = time(now - span).await?;
+    let (day_ms_p50, day_ms_p95, _) = time(now - 86_400).await?;
+    Ok(DashboardReport {
+        events: per * writers,
+        fill_secs,
+        all_ms_p50,
+        all_ms_p95,
+        day_ms_p50,
+        day_ms_p95,
+        buckets,
+    })
+}

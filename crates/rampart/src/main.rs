@@ -154,6 +154,9 @@ enum BenchCmd {
     /// Audit trail: durable appends to the hash chain per second, chain verification speed,
     /// checkpoint cost.
     Audit(bench_audit::BenchAuditArgs),
+    /// The security dashboard's query (flow, detections, logins, risky accounts) over a large
+    /// event log.
+    Dashboard(bench_audit::BenchDashboardArgs),
 }
 
 fn main() -> ExitCode {
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Sending(args)) => bench_outbound::sending(&cli, args),
         Cmd::Bench(BenchCmd::Imap(args)) => bench_imap::imap(&cli, args),
         Cmd::Bench(BenchCmd::Audit(args)) => bench_audit::audit(&cli, args),
+        Cmd::Bench(BenchCmd::Dashboard(args)) => bench_audit::dashboard(&cli, args),
         Cmd::Bench(BenchCmd::Archive(args)) => bench_archive::archive(&cli, args),
         Cmd::Dkim(cmd) => outbound_cmd::dkim(&cli, cmd),
         Cmd::Eval(scan_cmd::EvalCmd::Dlp(args)) => dlp_cmd::eval(&cli, args),

@@ -46,7 +46,45 @@ pub(super) fn append_event(
         "INSERT INTO events(id, at, kind, actor, subject, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![id, at.0, kind, actor, subject, detail_json, hex::encode(hash)])?;
+    roll_up(conn, at, kind, subject, detail_json)?;
     Ok(id)
+}
+
+/// Keeps the dashboard's counters (migration 10) in step with the log.
+fn roll_up(
+    conn: &Connection,
+    at: Timestamp,
+    kind: &str,
+    subject: Option<&str>,
+    detail_json: &str,
+) -> Result<(), StoreError> {
+    // The detail is a serialised BTreeMap<String, String>: this exact text is the Junk folder.
+    let junk = kind == "message_delivered" && detail_json.contains("\"folder\":\"Junk\"");
+    conn.prepare_cached(
+        "INSERT INTO event_rollup(hour, kind, junk, n) VALUES (?1, ?2, ?3, 1) \
+         ON CONFLICT(hour, kind, junk) DO UPDATE SET n = n + 1",
+    )?
+    .execute(params![at.0.div_euclid(3600), kind, junk])?;
+    let (denied, challenged) = match kind {
+        "login_denied" | "login_blocked" => (1, 0),
+        "login_challenged" => (0, 1),
+        _ => return Ok(()),
+    };
+    let ip = serde_json::from_str::<BTreeMap<String, String>>(detail_json)
+        .ok()
+        .and_then(|d| d.get("ip").cloned());
+    let mut add = conn.prepare_cached(
+        "INSERT INTO login_rollup(day, who_kind, who, denied, challenged) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT(day, who_kind, who) DO UPDATE SET denied = denied + ?4, challenged = challenged + ?5",
+    )?;
+    let day = at.0.div_euclid(86_400);
+    if let Some(subject) = subject {
+        add.execute(params![day, "account", subject, denied, challenged])?;
+    }
+    if let Some(ip) = ip {
+        add.execute(params![day, "source", ip, denied, challenged])?;
+    }
+    Ok(())
 }
 
 /// With `backfill` (right after migration 9), chains the events written before the chain existed;
@@ -527,6 +565,117 @@ pub(super) fn release_hold(
         ]),
     )?;
     hold_by_id(conn, id)?.ok_or_else(|| StoreError::Backend("legal hold vanished".into()))
+}
+
+/// Detections and interventions the dashboard counts by kind.
+const DETECTIONS: &[&str] = &[
+    "message_quarantined",
+    "message_rejected",
+    "dlp_held",
+    "dlp_blocked",
+    "dlp_alert",
+    "sending_spike",
+    "sending_held",
+    "sending_rejected",
+    "burst_recipients",
+    "account_contained",
+    "source_blocked",
+];
+
+const LOGINS: &[&str] = &[
+    "login_allowed",
+    "login_challenged",
+    "login_denied",
+    "login_blocked",
+];
+
+pub(super) fn dashboard(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+    bucket_secs: i64,
+) -> Result<rampart_model::Dashboard, StoreError> {
+    use rampart_model::{FlowBucket, RiskyCount};
+    if bucket_secs < 3600 || bucket_secs % 3600 != 0 {
+        return Err(StoreError::Invalid(
+            "dashboard buckets are whole hours (3600, 7200, ... seconds)".into(),
+        ));
+    }
+    if until.0 <= since.0 || (until.0 - since.0) / bucket_secs > 10_000 {
+        return Err(StoreError::Invalid(
+            "the dashboard range must be positive and at most 10,000 buckets".into(),
+        ));
+    }
+    // Hour resolution: the range widens to whole hours, the risky lists to whole days.
+    let first_hour = since.0.div_euclid(3600);
+    let end_hour = (until.0 - 1).div_euclid(3600) + 1;
+    let per_bucket = bucket_secs / 3600;
+    let start_bucket = first_hour.div_euclid(per_bucket);
+    let buckets = (end_hour - 1).div_euclid(per_bucket) - start_bucket + 1;
+    let mut dash = rampart_model::Dashboard {
+        since: since.0,
+        until: until.0,
+        bucket_secs,
+        flow: (0..buckets)
+            .map(|i| FlowBucket {
+                start: (start_bucket + i) * bucket_secs,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour, kind, junk, n FROM event_rollup WHERE hour >= ?1 AND hour < ?2",
+    )?;
+    let mut rows = stmt.query(params![first_hour, end_hour])?;
+    while let Some(r) = rows.next()? {
+        let hour: i64 = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let junk: bool = r.get(2)?;
+        let n = r.get::<_, i64>(3)?.max(0) as u64;
+        if DETECTIONS.contains(&kind.as_str()) {
+            *dash.detections.entry(kind.clone()).or_default() += n;
+        }
+        if LOGINS.contains(&kind.as_str()) {
+            *dash.logins.entry(kind.clone()).or_default() += n;
+        }
+        let Some(slot) = usize::try_from(hour.div_euclid(per_bucket) - start_bucket)
+            .ok()
+            .and_then(|i| dash.flow.get_mut(i))
+        else {
+            continue;
+        };
+        match kind.as_str() {
+            "message_delivered" if junk => slot.junk += n,
+            "message_delivered" => slot.accepted += n,
+            "message_quarantined" => slot.quarantined += n,
+            "message_rejected" | "dlp_blocked" | "sending_rejected" => slot.rejected += n,
+            "dlp_held" | "sending_held" => slot.held += n,
+            _ => {}
+        }
+    }
+    let (first_day, end_day) = (
+        since.0.div_euclid(86_400),
+        (until.0 - 1).div_euclid(86_400) + 1,
+    );
+    let risky = |who_kind: &str| -> Result<Vec<RiskyCount>, StoreError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT who, sum(denied) AS d, sum(challenged) AS c FROM login_rollup \
+             WHERE who_kind = ?3 AND day >= ?1 AND day < ?2 \
+             GROUP BY who ORDER BY d DESC, c DESC, who LIMIT 10",
+        )?;
+        let rows = stmt.query_map(params![first_day, end_day, who_kind], |r| {
+            Ok(RiskyCount {
+                name: r.get(0)?,
+                denied: r.get::<_, i64>(1)?.max(0) as u64,
+                challenged: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    dash.risky_accounts = risky("account")?;
+    dash.risky_sources = risky("source")?;
+    Ok(dash)
 }
 
 #[cfg(test)]
