@@ -67,7 +67,7 @@ pub use alerter::{
 pub use error::AlertError;
 pub use jsonl::JsonLinesSink;
 pub use mail::{render_mail, MailSink, MailTransport};
-pub use syslog::{render_syslog, SyslogSink, SyslogTarget, MAX_SYSLOG_MESSAGE};
+pub use syslog::{render_syslog, send_datagram, SyslogSink, SyslogTarget, MAX_SYSLOG_MESSAGE};
 pub use webhook::{WebhookOptions, WebhookSink};
 
 /// A boxed, sendable future: what [`AlertSink::send`] and [`MailTransport::send`] return, so both

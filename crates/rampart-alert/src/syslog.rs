@@ -89,36 +89,42 @@ impl SyslogSink {
 
     async fn deliver(&self, delivered: &Delivered) -> Result<(), AlertError> {
         let message = render_syslog(delivered, &self.hostname, std::process::id());
-        let what = format!("syslog send to {}", self.target);
-        let send = async {
-            match &self.target {
-                SyslogTarget::Unix(path) => {
-                    let socket = UnixDatagram::unbound()?;
-                    socket.send_to(&message, path).await.map(drop)
-                }
-                SyslogTarget::Udp(addr) => {
-                    let peer = tokio::net::lookup_host(addr.as_str())
-                        .await?
-                        .next()
-                        .ok_or_else(|| std::io::Error::other("name resolved to no address"))?;
-                    let local: SocketAddr = if peer.is_ipv4() {
-                        ([0, 0, 0, 0], 0).into()
-                    } else {
-                        ([0u16; 8], 0).into()
-                    };
-                    let socket = UdpSocket::bind(local).await?;
-                    socket.send_to(&message, peer).await.map(drop)
-                }
+        send_datagram(&self.target, &message).await
+    }
+}
+
+/// Sends one syslog datagram to `target`, giving up after 5 seconds. Shared with the audit
+/// trail's SIEM forwarder.
+pub async fn send_datagram(target: &SyslogTarget, message: &[u8]) -> Result<(), AlertError> {
+    let what = format!("syslog send to {target}");
+    let send = async {
+        match target {
+            SyslogTarget::Unix(path) => {
+                let socket = UnixDatagram::unbound()?;
+                socket.send_to(message, path).await.map(drop)
             }
-        };
-        match tokio::time::timeout(SEND_TIMEOUT, send).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AlertError::io(what, e)),
-            Err(_) => Err(AlertError::Timeout {
-                what,
-                after: SEND_TIMEOUT,
-            }),
+            SyslogTarget::Udp(addr) => {
+                let peer = tokio::net::lookup_host(addr.as_str())
+                    .await?
+                    .next()
+                    .ok_or_else(|| std::io::Error::other("name resolved to no address"))?;
+                let local: SocketAddr = if peer.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let socket = UdpSocket::bind(local).await?;
+                socket.send_to(message, peer).await.map(drop)
+            }
         }
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, send).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AlertError::io(what, e)),
+        Err(_) => Err(AlertError::Timeout {
+            what,
+            after: SEND_TIMEOUT,
+        }),
     }
 }
 

@@ -51,12 +51,7 @@ pub struct Forwarder {
 pub fn event_json(e: &AuditEntry) -> serde_json::Value {
     let detail: serde_json::Value =
         serde_json::from_str(&e.detail).unwrap_or_else(|_| json!(e.detail));
-    let at = time::OffsetDateTime::from_unix_timestamp(e.at.0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
+    let at = rfc3339(e.at.0);
     json!({
         "id": e.id,
         "at": e.at.0,
@@ -183,7 +178,9 @@ impl Forwarder {
             Sink::Syslog(target) => {
                 for e in batch {
                     let message = syslog_line(e, &self.hostname);
-                    send_datagram(target, &message).await?;
+                    rampart_alert::send_datagram(target, &message)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(())
             }
@@ -193,13 +190,7 @@ impl Forwarder {
 
 /// `<110>1 TIME HOST rampart PID KIND ID {json}`: facility security/audit (13), severity info.
 fn syslog_line(e: &AuditEntry, hostname: &str) -> Vec<u8> {
-    let time = time::OffsetDateTime::from_unix_timestamp(e.at.0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "-".into());
+    let time = rfc3339(e.at.0).unwrap_or_else(|| "-".into());
     let token = |s: &str| -> String {
         let t: String = s
             .chars()
@@ -231,33 +222,13 @@ fn syslog_line(e: &AuditEntry, hostname: &str) -> Vec<u8> {
     out
 }
 
-async fn send_datagram(target: &SyslogTarget, message: &[u8]) -> Result<(), String> {
-    let send = async {
-        match target {
-            SyslogTarget::Unix(path) => {
-                let socket = tokio::net::UnixDatagram::unbound()?;
-                socket.send_to(message, path).await.map(drop)
-            }
-            SyslogTarget::Udp(addr) => {
-                let peer = tokio::net::lookup_host(addr.as_str())
-                    .await?
-                    .next()
-                    .ok_or_else(|| std::io::Error::other("name resolved to no address"))?;
-                let local: std::net::SocketAddr = if peer.is_ipv4() {
-                    ([0, 0, 0, 0], 0).into()
-                } else {
-                    ([0u16; 8], 0).into()
-                };
-                let socket = tokio::net::UdpSocket::bind(local).await?;
-                socket.send_to(message, peer).await.map(drop)
-            }
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(5), send).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("syslog {target}: {e}")),
-        Err(_) => Err(format!("syslog {target}: timed out")),
-    }
+fn rfc3339(unix: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
 }
 
 fn read_cursor(path: &Path) -> i64 {

@@ -55,8 +55,9 @@ async fn check(dir: &Path, trusted: &[String]) -> VerifyReport {
 fn tamper(dir: &Path) -> Connection {
     let conn = Connection::open(dir.join("meta.sqlite")).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; \
-         DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+        "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete; \
+         DROP TRIGGER IF EXISTS checkpoints_no_update; \
+         DROP TRIGGER IF EXISTS checkpoints_no_delete;",
     )
     .unwrap();
     conn

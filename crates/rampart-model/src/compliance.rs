@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BlobId, Timestamp};
+use crate::{BlobId, Direction, Timestamp};
 
 /// What an account may do beyond its own mailbox. Least privilege: an administrator does not
 /// read the archive or the audit trail, an auditor changes nothing.
@@ -79,12 +79,6 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
-/// Which way a journaled message went.
-pub mod journal {
-    pub const INBOUND: &str = "inbound";
-    pub const OUTBOUND: &str = "outbound";
-}
-
 /// One journaled message in the archive: content-addressed (one row per distinct blob), with
 /// every local account it concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +103,8 @@ pub struct ArchiveEntry {
 /// The envelope of a message being journaled.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Journal {
-    pub direction: &'static str,
+    /// The first way it was seen.
+    pub direction: Direction,
     pub mail_from: String,
     pub recipients: Vec<String>,
     /// Local accounts concerned, beyond the accounts the message is filed into.
@@ -117,6 +112,39 @@ pub struct Journal {
     /// The content scan's decision (`action=junk score=6.1 findings=...`), recorded on the
     /// delivery events so the audit trail says why mail landed where it did.
     pub verdict: Option<String>,
+}
+
+impl Journal {
+    /// Mail that arrived for local accounts.
+    pub fn inbound(mail_from: &str, recipients: impl IntoIterator<Item = impl ToString>) -> Self {
+        Journal {
+            direction: Direction::Inbound,
+            mail_from: mail_from.to_string(),
+            recipients: recipients.into_iter().map(|r| r.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Mail a local account sent, to every recipient (local and remote).
+    pub fn outbound(
+        mail_from: &str,
+        recipients: impl IntoIterator<Item = impl ToString>,
+        sender: &str,
+    ) -> Self {
+        Journal {
+            direction: Direction::Outbound,
+            mail_from: mail_from.to_string(),
+            recipients: recipients.into_iter().map(|r| r.to_string()).collect(),
+            parties: vec![sender.to_string()],
+            verdict: None,
+        }
+    }
+
+    /// With the content scan's decision, for the delivery events.
+    pub fn with_verdict(mut self, verdict: Option<String>) -> Self {
+        self.verdict = verdict;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -101,13 +101,8 @@ async fn send_on(
     let summary = summarize(&raw);
     // Journaled once, as the sender's outbound message to every recipient (the local copies,
     // the queue and the Sent copy share the blob).
-    let journal = rampart_model::Journal {
-        direction: rampart_model::compliance::journal::OUTBOUND,
-        mail_from: hold.mail_from.clone(),
-        recipients: hold.recipients.iter().map(|r| r.to_string()).collect(),
-        parties: vec![hold.account.to_string()],
-        verdict: None,
-    };
+    let journal =
+        rampart_model::Journal::outbound(&hold.mail_from, &hold.recipients, hold.account.as_str());
     if !local.is_empty() {
         store
             .deliver_journaled(

@@ -692,13 +692,7 @@ impl Session {
                 &tx.accounts,
                 folder,
                 &[],
-                rampart_model::Journal {
-                    direction: rampart_model::compliance::journal::INBOUND,
-                    mail_from: from.clone(),
-                    recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
-                    parties: Vec::new(),
-                    verdict,
-                },
+                rampart_model::Journal::inbound(&from, &tx.rcpt_addresses).with_verdict(verdict),
                 "smtp",
             )
             .await

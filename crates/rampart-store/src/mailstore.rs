@@ -2,11 +2,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use rampart_model::compliance::journal;
 use rampart_model::config::ArchiveConfig;
-use rampart_model::{ArchiveEntry, ArchivePurge, BlobId};
+use rampart_model::{ArchiveEntry, ArchivePurge, BlobId, EventKind};
 use rampart_model::{
     Clock, Direction, EmailAddress, Flag, Folder, Hold, ImapMessage, Journal, MessageId,
     MessageMeta, NewHold, OutboundEntry, QuarantineEntry, Timestamp,
@@ -127,20 +126,15 @@ impl Mailstore {
         flags: &[Flag],
         actor: &str,
     ) -> Result<Vec<MessageMeta>, StoreError> {
-        let journal = Journal {
-            direction: if folder == Folder::Sent {
-                journal::OUTBOUND
-            } else {
-                journal::INBOUND
-            },
-            mail_from: String::new(),
-            recipients: if folder == Folder::Sent {
-                Vec::new()
-            } else {
-                recipients.iter().map(|r| r.to_string()).collect()
-            },
-            parties: Vec::new(),
-            verdict: None,
+        // What this path can see: a `Sent` copy is the owner's outbound mail, anything else
+        // arrived for the recipients.
+        let journal = if folder == Folder::Sent {
+            Journal {
+                direction: Direction::Outbound,
+                ..Journal::default()
+            }
+        } else {
+            Journal::inbound("", recipients)
         };
         self.deliver_journaled(message, recipients, folder, flags, journal, actor)
             .await
@@ -445,6 +439,30 @@ impl Mailstore {
             .ok_or_else(|| StoreError::NotFound(format!("archived message {id}")))?;
         let raw = self.blobs.get(&entry.blob).await?;
         Ok((entry, raw))
+    }
+
+    /// Records a read of the archive (`archive_searched`, `archive_viewed`, `archive_exported`):
+    /// who, what they asked (clipped to 500 characters), how much came back, which message.
+    /// The CLI and the HTTP API write the same shape.
+    pub async fn record_archive_read(
+        &self,
+        kind: EventKind,
+        actor: &str,
+        query: Option<&str>,
+        results: usize,
+        archive_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut detail = BTreeMap::from([("results".to_string(), results.to_string())]);
+        if let Some(query) = query {
+            detail.insert("query".into(), query.chars().take(500).collect());
+        }
+        if let Some(id) = archive_id {
+            detail.insert("archive_id".into(), id.to_string());
+        }
+        self.meta
+            .record_event(kind, self.clock.now(), actor, None, detail)
+            .await
+            .map(drop)
     }
 
     /// The archive retention job: removes entries past retention that no legal hold covers (see

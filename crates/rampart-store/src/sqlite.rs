@@ -433,10 +433,7 @@ impl SqliteMetaStore {
     /// Opens (creating and migrating if needed) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let writer = open_connection(path)?;
-        let before = migrate(&writer)?;
-        // Events written before the chain existed are chained once, by the migration that
-        // introduced it; never later (that would launder rows someone blanked).
-        compliance::seal(&writer, before < 9)?;
+        migrate(&writer)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("rampart-meta-writer".into())
@@ -506,8 +503,9 @@ impl SqliteMetaStore {
     }
 }
 
-/// Brings the schema up to date; returns the version it found.
-fn migrate(conn: &Connection) -> Result<usize, StoreError> {
+/// Brings the schema up to date, each migration in its own transaction with its Rust step (if
+/// any), so a crash leaves the database at one version or the next, never between.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Invalid(format!(
@@ -516,12 +514,23 @@ fn migrate(conn: &Connection) -> Result<usize, StoreError> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))?;
+        let to = i + 1;
+        let step = conn
+            .execute_batch(&format!("BEGIN IMMEDIATE; {sql};"))
+            .map_err(StoreError::from)
+            .and_then(|()| match to {
+                9 => compliance::chain_and_seal(conn),
+                _ => Ok(()),
+            })
+            .and_then(
+                |()| Ok(conn.execute_batch(&format!("PRAGMA user_version = {to}; COMMIT;"))?),
+            );
+        if let Err(e) = step {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
     }
-    Ok(version)
+    Ok(())
 }
 
 fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
@@ -1426,10 +1435,7 @@ impl MetaStore for SqliteMetaStore {
         self.write(move |conn| {
             let recipients = serde_json::to_string(&item.recipients)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let direction = match item.direction {
-                Direction::Inbound => "inbound",
-                Direction::Outbound => "outbound",
-            };
+            let direction = item.direction.as_str();
             conn.execute(
                 "INSERT INTO quarantine(received_at, direction, blob, size, mail_from, recipients, from_addr, subject, score, report, status) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'held')",
@@ -1448,17 +1454,12 @@ impl MetaStore for SqliteMetaStore {
             )?;
             let id = conn.last_insert_rowid();
             if item.journal {
-                let recipients: Vec<String> =
-                    item.recipients.iter().map(|r| r.to_string()).collect();
                 let journal = rampart_model::Journal {
-                    direction: direction_name(item.direction),
-                    mail_from: item.mail_from.clone(),
-                    recipients: recipients.clone(),
-                    parties: Vec::new(),
-                    verdict: None,
+                    direction: item.direction,
+                    ..rampart_model::Journal::inbound(&item.mail_from, &item.recipients)
                 };
                 let local: Vec<String> = match item.direction {
-                    Direction::Inbound => recipients,
+                    Direction::Inbound => journal.recipients.clone(),
                     Direction::Outbound => local_party(conn, &item.mail_from)?,
                 };
                 compliance::journal(
@@ -1674,13 +1675,11 @@ impl MetaStore for SqliteMetaStore {
                 });
             }
             if item.journal {
-                let journal = rampart_model::Journal {
-                    direction: rampart_model::compliance::journal::OUTBOUND,
-                    mail_from: item.mail_from.clone(),
-                    recipients: item.recipients.iter().map(|r| r.to_string()).collect(),
-                    parties: vec![item.account.to_string()],
-                    verdict: None,
-                };
+                let journal = rampart_model::Journal::outbound(
+                    &item.mail_from,
+                    &item.recipients,
+                    item.account.as_str(),
+                );
                 let summary = crate::MessageSummary::default();
                 compliance::journal(
                     conn,
@@ -2520,13 +2519,6 @@ fn file_messages(
         )?;
     }
     Ok(stored)
-}
-
-fn direction_name(d: Direction) -> &'static str {
-    match d {
-        Direction::Inbound => rampart_model::compliance::journal::INBOUND,
-        Direction::Outbound => rampart_model::compliance::journal::OUTBOUND,
-    }
 }
 
 /// `[address]` when it is a local account, else nothing.

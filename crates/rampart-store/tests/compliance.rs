@@ -63,16 +63,6 @@ fn message(subject: &str) -> NewMessage {
     }
 }
 
-fn inbound(mail_from: &str, rcpts: &[&str]) -> Journal {
-    Journal {
-        direction: "inbound",
-        mail_from: mail_from.into(),
-        recipients: rcpts.iter().map(|s| s.to_string()).collect(),
-        parties: Vec::new(),
-        verdict: None,
-    }
-}
-
 #[tokio::test]
 async fn accepted_mail_is_journaled_once_with_its_envelope_and_the_accounts_it_concerns() {
     let f = fixture().await;
@@ -83,20 +73,18 @@ async fn accepted_mail_is_journaled_once_with_its_envelope_and_the_accounts_it_c
             &[alice.clone(), bob.clone()],
             Folder::Inbox,
             &[],
-            inbound("x@partner.test", &["alice@example.com", "bob@example.com"]),
+            Journal::inbound("x@partner.test", ["alice@example.com", "bob@example.com"]),
             "smtp",
         )
         .await
         .unwrap();
     // Submission: a local copy, the queue and the Sent copy of one message share its blob.
     let sent = message("reply");
-    let journal = Journal {
-        direction: "outbound",
-        mail_from: "bob@example.com".into(),
-        recipients: vec!["alice@example.com".into(), "far@elsewhere.test".into()],
-        parties: vec!["bob@example.com".into()],
-        verdict: None,
-    };
+    let journal = Journal::outbound(
+        "bob@example.com",
+        ["alice@example.com", "far@elsewhere.test"],
+        "bob@example.com",
+    );
     f.store
         .deliver_journaled(
             sent.clone(),

@@ -4,8 +4,6 @@
 //! Least privilege: the archive and the audit trail are for the `auditor` role only (an
 //! administrator is refused too), and every archive search and read is itself an event.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -163,18 +161,19 @@ fn no_index() -> ApiError {
     )
 }
 
+/// Records an archive read under the session's account.
 async fn audit_read(
     st: &AppState,
     s: &ApiSession,
     kind: EventKind,
-    detail: BTreeMap<String, String>,
+    query: Option<&str>,
+    results: usize,
+    archive_id: Option<i64>,
 ) -> Result<(), ApiError> {
-    let store = st.login.store();
-    store
-        .meta()
-        .record_event(kind, store.now(), s.account.as_str(), None, detail)
+    st.login
+        .store()
+        .record_archive_read(kind, s.account.as_str(), query, results, archive_id)
         .await
-        .map(drop)
         .map_err(|_| ApiError::internal())
 }
 
@@ -198,13 +197,9 @@ async fn archive_search(
         &st,
         &s,
         EventKind::ArchiveSearched,
-        BTreeMap::from([
-            (
-                "query".to_string(),
-                q.q.chars().take(500).collect::<String>(),
-            ),
-            ("results".to_string(), found.total.to_string()),
-        ]),
+        Some(&q.q),
+        found.total,
+        None,
     )
     .await?;
     Ok(Json(
@@ -237,13 +232,7 @@ async fn archive_message(
         }
         Err(_) => return Err(ApiError::internal()),
     };
-    audit_read(
-        &st,
-        &s,
-        EventKind::ArchiveViewed,
-        BTreeMap::from([("archive_id".to_string(), id.to_string())]),
-    )
-    .await?;
+    audit_read(&st, &s, EventKind::ArchiveViewed, None, 1, Some(id)).await?;
     if q.format.as_deref() == Some("raw") {
         return Ok(([(header::CONTENT_TYPE, "message/rfc822")], raw).into_response());
     }

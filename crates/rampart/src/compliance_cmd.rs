@@ -393,7 +393,15 @@ pub async fn archive(
             let started = std::time::Instant::now();
             let found = index.search_by(&q, sort, *limit, 0)?;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            audit_read(store, EventKind::ArchiveSearched, &text, found.total, None).await?;
+            store
+                .record_archive_read(
+                    EventKind::ArchiveSearched,
+                    &actor(),
+                    Some(&text),
+                    found.total,
+                    None,
+                )
+                .await?;
             if cli.json {
                 return json(
                     &json!({"query": text, "total": found.total, "took_ms": took_ms, "hits": found.hits}),
@@ -422,14 +430,9 @@ pub async fn archive(
         }
         ArchiveCmd::Show { id, raw } => {
             let (entry, bytes) = store.archived_raw(*id).await?;
-            audit_read(
-                store,
-                EventKind::ArchiveViewed,
-                &format!("id:{id}"),
-                1,
-                Some(*id),
-            )
-            .await?;
+            store
+                .record_archive_read(EventKind::ArchiveViewed, &actor(), None, 1, Some(*id))
+                .await?;
             if *raw {
                 std::io::stdout().write_all(&bytes)?;
                 return Ok(());
@@ -475,14 +478,15 @@ pub async fn archive(
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, mbox)?;
             bar.finish_and_clear();
-            audit_read(
-                store,
-                EventKind::ArchiveExported,
-                &text,
-                written as usize,
-                None,
-            )
-            .await?;
+            store
+                .record_archive_read(
+                    EventKind::ArchiveExported,
+                    &actor(),
+                    Some(&text),
+                    written as usize,
+                    None,
+                )
+                .await?;
             if cli.json {
                 json(&json!({"query": text, "exported": written, "gone": missing, "mbox": mbox}))
             } else {
@@ -575,31 +579,6 @@ pub async fn archive(
             }
         }
     }
-}
-
-/// Records who read the archive, what they asked and how much came back.
-async fn audit_read(
-    store: &Mailstore,
-    kind: EventKind,
-    query: &str,
-    results: usize,
-    id: Option<i64>,
-) -> anyhow::Result<()> {
-    let mut detail = BTreeMap::from([
-        (
-            "query".to_string(),
-            query.chars().take(500).collect::<String>(),
-        ),
-        ("results".to_string(), results.to_string()),
-    ]);
-    if let Some(id) = id {
-        detail.insert("archive_id".into(), id.to_string());
-    }
-    store
-        .meta()
-        .record_event(kind, store.now(), &actor(), None, detail)
-        .await?;
-    Ok(())
 }
 
 /// One mboxrd message: a `From ` line, the bytes with `From ` lines quoted, a blank line.

@@ -510,13 +510,8 @@ impl Session {
         let store = &self.ctx.store;
         // Local copies, the queue and the Sent copy share one blob, so the archive journals the
         // message once, as sent by this account to every recipient.
-        let journal = rampart_model::Journal {
-            direction: rampart_model::compliance::journal::OUTBOUND,
-            mail_from: from.clone(),
-            recipients: tx.rcpt_addresses.iter().map(|a| a.to_string()).collect(),
-            parties: vec![authed.account.to_string()],
-            verdict: None,
-        };
+        let journal =
+            rampart_model::Journal::outbound(&from, &tx.rcpt_addresses, authed.account.as_str());
         let mut result = Ok(());
         if !tx.accounts.is_empty() {
             let message = NewMessage {

@@ -26,14 +26,10 @@ pub(super) fn append_event(
     subject: Option<&str>,
     detail_json: &str,
 ) -> Result<i64, StoreError> {
-    let last: Option<(i64, Option<String>)> = conn
-        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (id, prev) = match last {
+    let (id, prev) = match audit_head(conn)? {
         None => (1, GENESIS),
         Some((id, hash)) => {
-            let prev = hash.as_deref().and_then(parse_hash).ok_or_else(|| {
+            let prev = parse_hash(&hash).ok_or_else(|| {
                 StoreError::Backend(format!(
                     "the audit chain is damaged at event {id} (no valid hash); run `rampart audit verify`"
                 ))
@@ -41,11 +37,19 @@ pub(super) fn append_event(
             (id + 1, prev)
         }
     };
-    let hash = entry_hash(&prev, id, at.0, kind, actor, subject, detail_json);
+    let hash = hex::encode(entry_hash(
+        &prev,
+        id,
+        at.0,
+        kind,
+        actor,
+        subject,
+        detail_json,
+    ));
     conn.prepare_cached(
         "INSERT INTO events(id, at, kind, actor, subject, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![id, at.0, kind, actor, subject, detail_json, hex::encode(hash)])?;
+    .execute(params![id, at.0, kind, actor, subject, detail_json, hash])?;
     roll_up(conn, at, kind, subject, detail_json)?;
     Ok(id)
 }
@@ -87,65 +91,43 @@ fn roll_up(
     Ok(())
 }
 
-/// With `backfill` (right after migration 9), chains the events written before the chain existed;
-/// then makes the tables append-only. Runs at every open.
-pub(super) fn seal(conn: &Connection, backfill: bool) -> Result<(), StoreError> {
-    let unchained: i64 =
-        conn.query_row("SELECT count(*) FROM events WHERE hash IS NULL", [], |r| {
-            r.get(0)
+/// Migration 9's step, inside its transaction: chains the events written before the chain
+/// existed (once, here; never later, which would launder rows someone blanked), then makes the
+/// log append-only. A trigger stops the server's own code (and casual SQL) from rewriting
+/// history; it does not stop someone who drops it, which is what the hash chain and the signed
+/// checkpoints are for.
+pub(super) fn chain_and_seal(conn: &Connection) -> Result<(), StoreError> {
+    let rows: Vec<(i64, i64, String, String, Option<String>, String)> = {
+        let mut stmt =
+            conn.prepare("SELECT id, at, kind, actor, subject, detail FROM events ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?;
-    let sealed: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'events_no_update'",
-        [],
-        |r| r.get(0),
-    )?;
-    if backfill && unchained > 0 && sealed == 0 {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = (|| -> Result<(), StoreError> {
-            let mut prev = GENESIS;
-            let rows: Vec<(i64, i64, String, String, Option<String>, String)> = {
-                let mut stmt = conn.prepare(
-                    "SELECT id, at, kind, actor, subject, detail FROM events ORDER BY id",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let mut update = conn.prepare("UPDATE events SET hash = ?1 WHERE id = ?2")?;
-            for (id, at, kind, actor, subject, detail) in rows {
-                prev = entry_hash(&prev, id, at, &kind, &actor, subject.as_deref(), &detail);
-                update.execute(params![hex::encode(prev), id])?;
-            }
-            Ok(())
-        })();
-        match result {
-            Ok(()) => conn.execute_batch("COMMIT")?,
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut prev = GENESIS;
+    let mut update = conn.prepare("UPDATE events SET hash = ?1 WHERE id = ?2")?;
+    for (id, at, kind, actor, subject, detail) in rows {
+        prev = entry_hash(&prev, id, at, &kind, &actor, subject.as_deref(), &detail);
+        update.execute(params![hex::encode(prev), id])?;
     }
-    // A trigger stops the server's own code (and casual SQL) from rewriting history; it does not
-    // stop someone who drops it, which is what the hash chain and the signed checkpoints are for.
     conn.execute_batch(
-        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events \
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events \
              BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END; \
-         CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events \
+         CREATE TRIGGER events_no_delete BEFORE DELETE ON events \
              BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END; \
-         CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON audit_checkpoints \
+         CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON audit_checkpoints \
              BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END; \
-         CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON audit_checkpoints \
+         CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON audit_checkpoints \
              BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END; \
-         CREATE TRIGGER IF NOT EXISTS archive_no_update BEFORE UPDATE ON archive \
+         CREATE TRIGGER archive_no_update BEFORE UPDATE ON archive \
              BEGIN SELECT RAISE(ABORT, 'archived messages cannot be altered'); END;",
     )?;
     Ok(())
@@ -240,7 +222,7 @@ pub(super) fn journal(
         blob.0,
         size as i64,
         at.0,
-        journal.direction,
+        journal.direction.as_str(),
         journal.mail_from,
         recipients,
         from,
@@ -355,14 +337,13 @@ pub(super) fn purge_archive(
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    let held_people: BTreeSet<String> = active_holds(conn)?
-        .into_iter()
+    let holds = active_holds(conn)?;
+    let held_people: BTreeSet<String> = holds
+        .iter()
         .filter(|h| h.kind == LegalHoldKind::Person)
         .map(|h| h.target.to_ascii_lowercase())
         .collect();
-    let search_holds = active_holds(conn)?
-        .iter()
-        .any(|h| h.kind == LegalHoldKind::Search);
+    let search_holds = holds.iter().any(|h| h.kind == LegalHoldKind::Search);
     let mut departments: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut report = ArchivePurge::default();
     let mut parties_of =
